@@ -1,0 +1,81 @@
+"""Exception hierarchy: every error safetymix raises on purpose derives from SafetymixError."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SafetymixError(Exception):
+    """Root of every error safetymix raises on purpose."""
+
+
+class DataFormatError(SafetymixError, ValueError):
+    """Bad input data. Carries the file, the 1-based line and the field at fault.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong and, where possible, what would have been valid.
+    path : str or Path, optional
+        The file being read.
+    line : int, optional
+        1-based line number in that file (for a JSON array: the line where the record starts).
+    field : str, optional
+        The field (column, key) at fault.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.path = str(path) if path is not None else None
+        self.line = line
+        self.field = field
+        self.reason = message
+        where = []
+        if self.path is not None:
+            where.append(self.path)
+        if line is not None:
+            where.append(f"line {line}")
+        if field is not None:
+            where.append(f"field {field!r}")
+        prefix = ", ".join(where)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class ConfigError(SafetymixError, ValueError):
+    """An invalid option: unknown name, out-of-range value, conflicting flags."""
+
+
+class BudgetError(SafetymixError, ValueError):
+    """A budget that cannot be honoured (negative, a share without a benign set, ...)."""
+
+
+class ContaminationError(SafetymixError):
+    """Training data overlaps evaluation prompts.
+
+    Parameters
+    ----------
+    matches : list of dict
+        One dict per offending pair: train id, eval file, eval prompt, kind ("exact"/"embedding"), score.
+    """
+
+    def __init__(self, matches: list[dict]) -> None:
+        self.matches = matches
+        lines = [
+            f"  {m['train_id']} ~ {m['eval_source']}:{m['eval_line']} ({m['kind']}, cos={m['score']:.3f}): "
+            f"{m['eval_prompt'][:80]!r}"
+            for m in matches[:20]
+        ]
+        more = f"\n  ... and {len(matches) - 20} more" if len(matches) > 20 else ""
+        super().__init__(
+            f"{len(matches)} training example(s) overlap evaluation prompts:\n" + "\n".join(lines) + more
+        )
+
+
+class MissingDependencyError(SafetymixError, ImportError):
+    """An optional dependency is not installed; the message says how to install it."""
