@@ -1,0 +1,242 @@
+"""What every strategy shares: the pool it reads, the picks it returns, the base class.
+
+A strategy is a small object (sklearn style): the constructor stores keyword arguments,
+:meth:`Strategy.select` does the work with a fresh generator made from ``self.seed``, so
+calling it twice gives the same picks.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from safetymix.errors import ConfigError
+from safetymix.schema import BEAVERTAILS_CATEGORIES, BEHAVIOURS, Behaviour, Example
+
+#: Behaviour types a "-B" strategy keeps unless told otherwise (the paper's choice).
+DEFAULT_BEHAVIOURS: tuple[str, ...] = (Behaviour.T1.value,)
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    """One selected example and why it was chosen.
+
+    ``slot`` is ``"quota"`` (picked for ``category``'s quota), ``"fill"`` (picked to fill
+    what the quotas left of the budget) or ``"uniform"`` (a strategy without quotas).
+    ``score`` is the strategy's score for that choice (cosine, gain, ...) or None.
+    """
+
+    id: str
+    rank: int
+    strategy: str
+    slot: str
+    category: str | None = None
+    score: float | None = None
+
+    def reason(self) -> dict[str, Any]:
+        return {
+            "strategy": self.strategy,
+            "rank": self.rank,
+            "slot": self.slot,
+            "category": self.category,
+            "score": None if self.score is None else round(float(self.score), 6),
+        }
+
+
+@dataclass(slots=True)
+class Selection:
+    """The outcome of one selection: picks in order plus everything a report needs."""
+
+    strategy: str
+    k: int
+    seed: int
+    picks: list[Pick]
+    n_pool: int
+    n_candidates: int
+    behaviours: tuple[str, ...] | None
+    quota: int = 0
+    shortfalls: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[str]:
+        return [p.id for p in self.picks]
+
+    def summary(self) -> dict[str, Any]:
+        """Counts and shortfalls, JSON-ready (written into manifests and printed by the CLI)."""
+        return {
+            "strategy": self.strategy,
+            "k": self.k,
+            "seed": self.seed,
+            "n_picked": len(self.picks),
+            "n_pool": self.n_pool,
+            "n_candidates": self.n_candidates,
+            "behaviours": list(self.behaviours) if self.behaviours is not None else None,
+            "quota_per_category": self.quota,
+            "shortfalls": dict(self.shortfalls),
+            "notes": list(self.notes),
+        }
+
+
+class Pool:
+    """A labelled safety pool plus lazily computed embeddings.
+
+    Parameters
+    ----------
+    examples : sequence of Example
+        Every record must carry ``behaviour`` and ``categories`` (label the pool first).
+    categories : sequence of str
+        The taxonomy; quotas are ``k // len(categories)``. Default: BeaverTails' 14.
+    embeddings : ndarray (n, d), optional
+        L2-normalised prompt embeddings in pool order. Computed with ``encode`` on first
+        use when not given.
+    encode : callable, optional
+        ``encode(texts) -> ndarray``; default :func:`safetymix.embed.embed`.
+    reference : dict of str to ndarray, optional
+        Cossim reference sets, category -> (m, d) normalised embeddings.
+    train_embeddings : ndarray (m, d), optional
+        Embeddings of the user's benign set, for the data-conditioned strategies.
+    """
+
+    def __init__(
+        self,
+        examples: Sequence[Example],
+        *,
+        categories: Sequence[str] = BEAVERTAILS_CATEGORIES,
+        embeddings: np.ndarray | None = None,
+        encode: Callable[[list[str]], np.ndarray] | None = None,
+        reference: dict[str, np.ndarray] | None = None,
+        train_embeddings: np.ndarray | None = None,
+    ) -> None:
+        self.examples = list(examples)
+        self.categories = tuple(categories)
+        if not self.categories:
+            raise ConfigError("the taxonomy has no categories")
+        missing = [e.id for e in self.examples if e.behaviour is None or e.categories is None]
+        if missing:
+            raise ConfigError(
+                f"{len(missing)} pool example(s) are not labelled (first: {missing[0]!r}); "
+                "run safetymix label first or use safetymix.label.label_pool"
+            )
+        if embeddings is not None and len(embeddings) != len(self.examples):
+            raise ConfigError(f"{len(embeddings)} embeddings for {len(self.examples)} examples")
+        self._embeddings = embeddings
+        self._encode = encode
+        self.reference = reference
+        self.train_embeddings = train_embeddings
+        self.ids = np.array([e.id for e in self.examples], dtype=object)
+        self.behaviour = np.array([e.behaviour for e in self.examples], dtype=object)
+        self.harmful_response = np.array([e.harmful_response is True for e in self.examples], dtype=bool)
+        cat_index = {c: i for i, c in enumerate(self.categories)}
+        members: list[list[int]] = [[] for _ in self.categories]
+        self.unknown_categories: Counter[str] = Counter()
+        for row, e in enumerate(self.examples):
+            for c in e.categories or ():
+                if c in cat_index:
+                    members[cat_index[c]].append(row)
+                else:
+                    self.unknown_categories[c] += 1
+        self.members = {c: np.array(m, dtype=np.int64) for c, m in zip(self.categories, members)}
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    @property
+    def embeddings(self) -> np.ndarray:
+        if self._embeddings is None:
+            encode = self._encode
+            if encode is None:
+                from safetymix.embed import embed as encode
+            self._embeddings = np.asarray(encode([e.prompt for e in self.examples]), dtype=np.float32)
+        return self._embeddings
+
+    def candidates(self, behaviours: Sequence[str] | None) -> np.ndarray:
+        """Row indices a strategy may pick: never a harmful response; only ``behaviours`` if given."""
+        ok = ~self.harmful_response
+        if behaviours is not None:
+            ok &= np.isin(self.behaviour, list(behaviours))
+        return np.flatnonzero(ok)
+
+
+def check_behaviours(behaviours: Sequence[str]) -> tuple[str, ...]:
+    """Validate behaviour names (T1..T4, unknown) and return them as a tuple."""
+    bad = [b for b in behaviours if b not in BEHAVIOURS]
+    if bad or not behaviours:
+        raise ConfigError(f"behaviours must be a non-empty subset of {list(BEHAVIOURS)}; got {list(behaviours)}")
+    return tuple(dict.fromkeys(behaviours))
+
+
+class Strategy:
+    """Base class. Subclasses set ``name`` and implement :meth:`_select`.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the generator made afresh by each :meth:`select` call (default 0).
+    behaviour_aware : bool
+        Keep only ``behaviours`` (the paper's "-B" suffix). Set by the registry name.
+    behaviours : sequence of str
+        Types a behaviour-aware strategy keeps; default T1 (harmful request + refusal).
+    """
+
+    name: ClassVar[str] = "base"
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        behaviour_aware: bool = False,
+        behaviours: Sequence[str] = DEFAULT_BEHAVIOURS,
+    ) -> None:
+        self.seed = seed
+        self.behaviour_aware = behaviour_aware
+        self.behaviours = behaviours
+
+    @property
+    def registry_name(self) -> str:
+        return f"{self.name}-b" if self.behaviour_aware else self.name
+
+    def select(self, pool: Pool, k: int) -> Selection:
+        """Pick ``k`` examples of ``pool``; deterministic for (pool, k, seed)."""
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 0:
+            raise ConfigError(f"k must be a non-negative int, got {k!r}")
+        if not isinstance(self.seed, (int, np.integer)) or isinstance(self.seed, bool):
+            raise ConfigError(f"seed must be an int, got {self.seed!r}")
+        behaviours = check_behaviours(self.behaviours) if self.behaviour_aware else None
+        candidates = pool.candidates(behaviours)
+        rng = np.random.default_rng(int(self.seed))
+        selection = Selection(
+            strategy=self.registry_name,
+            k=int(k),
+            seed=int(self.seed),
+            picks=[],
+            n_pool=len(pool),
+            n_candidates=len(candidates),
+            behaviours=behaviours,
+        )
+        n_harmful = int(pool.harmful_response.sum())
+        if n_harmful:
+            selection.notes.append(f"{n_harmful} example(s) with a harmful response excluded")
+        n_unknown = int((pool.behaviour == Behaviour.UNKNOWN.value).sum())
+        if n_unknown:
+            kept = "kept" if behaviours is None or Behaviour.UNKNOWN.value in behaviours else "excluded"
+            selection.notes.append(f"{n_unknown} example(s) of unknown behaviour {kept}")
+        if pool.unknown_categories:
+            selection.notes.append(
+                f"categories outside the taxonomy ignored: {dict(sorted(pool.unknown_categories.items()))}"
+            )
+        self._select(pool, candidates, int(k), rng, selection)
+        if len(selection.picks) < k:
+            selection.notes.append(
+                f"pool too small: asked for {k}, only {len(candidates)} eligible, picked {len(selection.picks)}"
+            )
+        return selection
+
+    def _select(
+        self, pool: Pool, candidates: np.ndarray, k: int, rng: np.random.Generator, out: Selection
+    ) -> None:
+        raise NotImplementedError
