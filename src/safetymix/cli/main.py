@@ -1,0 +1,53 @@
+"""The ``safetymix`` command: a thin typer app; each command lives in its own module."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from safetymix import __version__
+from safetymix.cli.demo import demo_command
+from safetymix.cli.embed import embed_command
+from safetymix.cli.label import label_command
+from safetymix.cli.mix import mix_command
+from safetymix.cli.select import select_command
+
+app = typer.Typer(
+    name="safetymix",
+    help="Pick the safety examples that keep a fine-tuned LLM safe (behaviour-aware sampling).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("label")(label_command)
+app.command("embed")(embed_command)
+app.command("select")(select_command)
+app.command("mix")(mix_command)
+app.command("demo")(demo_command)
+
+
+@app.command("version")
+def version_command() -> None:
+    """Print the safetymix version."""
+    typer.echo(__version__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI in-process and return its exit code (what the tests call)."""
+    import click
+
+    try:
+        rv = app(args=argv, prog_name="safetymix", standalone_mode=False)
+    except click.ClickException as exc:  # usage errors: bad flag, missing argument
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        return 130
+    # With standalone_mode=False click returns typer.Exit's code instead of exiting.
+    return rv if isinstance(rv, int) else 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
