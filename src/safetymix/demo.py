@@ -41,7 +41,7 @@ def run_demo(out_dir: str | Path, *, budget: int = DEMO_BUDGET, seed: int = 0, s
     labelled_path = out_dir / "pool.labelled.jsonl"
     write_examples(labelled_path, pool_examples, format="jsonl")
     benign_path = demo_file("benign.jsonl")
-    benign = read_examples(benign_path)
+    benign = read_examples(benign_path, duplicates="keep")
     pool = Pool(
         pool_examples,
         categories=taxonomy.names,

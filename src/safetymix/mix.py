@@ -50,8 +50,7 @@ def mix_examples(
     """Benign examples once each plus ``upsample`` copies of each pick, in a seeded shuffle."""
     if upsample < 1:
         raise ConfigError(f"upsample must be >= 1, got {upsample}")
-    benign_ids = {e.id for e in benign}
-    clash = sorted(benign_ids & {p.id for p in picks})
+    clash = sorted({e.id for e in benign} & {p.id for p in picks})
     if clash:
         raise ConfigError(f"{len(clash)} pick(s) are already in the benign set, e.g. {clash[:3]}")
     rows = list(benign) + [p for p in picks for _ in range(upsample)]
@@ -81,7 +80,8 @@ def run_mix(
         Nothing is written then.
     """
     config = config or MixConfig()
-    benign = read_examples(benign_path)
+    # A benign set may hold exact duplicates (alpaca_en_demo has 14): each row is kept.
+    benign = read_examples(benign_path, duplicates="keep")
     picks = read_examples(picks_path)
     mixed = mix_examples(benign, picks, seed=config.seed, upsample=config.upsample)
 
@@ -89,7 +89,7 @@ def run_mix(
     if config.eval_files:
         prompts = []
         for path in config.eval_files:
-            recs = read_prompts(path)
+            recs = read_prompts(path, duplicates="keep")
             contamination["eval_files"][str(path)] = sha256_file(path)
             prompts += [EvalPrompt(r.prompt, str(path), i + 1) for i, r in enumerate(recs)]
         encoder = Encoder(config.embedding_model, show_progress=show_progress)

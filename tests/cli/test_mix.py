@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 from safetymix.cli.main import main
 from safetymix.io import read_examples, read_prompts, write_examples
@@ -28,11 +29,11 @@ def test_mix_keeps_every_benign_example_once(tmp_path, datasets):
     out = tmp_path / "train.json"
     assert main(["mix", str(benign_path), str(picks_path), "--out", str(out), "--upsample", "2", "--seed", "3"]) == 0
     rows = json.loads(out.read_text())
-    benign = read_examples(benign_path)
+    benign = read_examples(benign_path, duplicates="keep")  # 14 exact duplicates in this file
     assert len(rows) == len(benign) + 10
-    keys = [(r["instruction"], r["input"], r["output"]) for r in rows]
-    for e in benign:
-        assert keys.count((e.instruction, e.input, e.response)) == 1
+    mixed = Counter((r["instruction"], r["input"], r["output"]) for r in rows)
+    expected = Counter((e.instruction, e.input, e.response) for e in benign)
+    assert all(mixed[key] == n for key, n in expected.items())
     manifest = json.loads((tmp_path / "train.json.manifest.json").read_text())
     assert manifest["counts"] == {"benign": 999, "picks": 5, "upsample": 2, "total": 1009, "safety_share": 0.009911}
     assert len(manifest["inputs"]["benign"]["sha256"]) == 64

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from safetymix.errors import ContaminationError, DataFormatError, SafetymixError
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)
 M = TypeVar("M", bound=BaseModel)
 
 #: Exit codes: 1 bad input or option, 2 contamination found.

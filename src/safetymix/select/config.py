@@ -63,7 +63,7 @@ def reference_from_file(path: str | Path, categories: tuple[str, ...], encode) -
     exactly that one category (the paper: BeaverTails QA pairs with a single category)."""
     from safetymix.io import read_examples
 
-    records = read_examples(path, allow_missing_response=True)
+    records = read_examples(path, allow_missing_response=True, duplicates="drop")
     by_cat: dict[str, list[str]] = {c: [] for c in categories}
     for r in records:
         if r.categories is not None and len(r.categories) == 1 and r.categories[0] in by_cat:
@@ -102,7 +102,7 @@ def run_select(
     base = config.strategy.removesuffix("-b")
     train = None
     if config.train:
-        train = read_examples(config.train)
+        train = read_examples(config.train, duplicates="keep")
     elif base in _NEEDS_TRAIN:
         raise ConfigError(f"strategy {config.strategy!r} needs the benign set: --train FILE")
     k = resolve_budget(config.budget, len(train) if train is not None else None)

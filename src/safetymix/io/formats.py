@@ -1,0 +1,227 @@
+"""Record layouts: how one record of each supported format maps to and from :class:`Example`.
+
+This module knows nothing about files. :mod:`safetymix.io.readers` finds the records in a
+file (with their line numbers), picks a :class:`Layout` with :func:`detect_layout` and hands
+each record to :class:`safetymix.io.records.RecordParser`; :mod:`safetymix.io.writers` turns
+examples into records with the encoders listed in :data:`WRITE_FORMATS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+from safetymix.schema import CANONICAL_FIELDS, Example
+
+#: Names accepted by ``read_examples(format=...)``. Container names pick how the file is
+#: parsed and detect the record layout from its keys; layout names fix the layout and take
+#: the container from the file extension (or a directory: a ``datasets.save_to_disk`` folder).
+READ_FORMATS: dict[str, str] = {
+    "alpaca": "records with instruction, optional input, and output (or response); JSON or JSONL",
+    "beavertails": "records with prompt, response, category {name: bool}, is_safe",
+    "sharegpt": 'records with conversations [{"from": "human"|"gpt"|"system", "value": ...}]',
+    "messages": 'records with messages [{"role": "user"|"assistant"|"system", "content": ...}]',
+    "csv": "comma-separated (.tsv: tab-separated) table with a header row; layout from the columns",
+    "parquet": "Apache Parquet table; layout from the columns",
+    "hf": "a datasets.save_to_disk folder, or an owner/name data set on the Hugging Face Hub",
+    "canonical": "safetymix's own JSONL: id, instruction, input, response, labels, source",
+    "prompts": "evaluation prompt sets: responses are ignored and may be absent",
+}
+
+#: Formats that fix the record layout (the others are containers).
+LAYOUT_FORMATS: tuple[str, ...] = ("alpaca", "beavertails", "sharegpt", "messages", "canonical", "prompts")
+
+#: Keys that may hold the instruction / response / input of a flat record, in priority order.
+INSTRUCTION_KEYS: tuple[str, ...] = ("instruction", "prompt", "Behavior", "question", "goal")
+RESPONSE_KEYS: tuple[str, ...] = ("output", "response", "completion", "Safe_Response", "chosen")
+# Dolly calls the input "context"; HarmBench's contextual behaviours carry "ContextString".
+INPUT_KEYS: tuple[str, ...] = ("input", "context", "ContextString")
+
+
+#: Conversation roles per turn-based layout: role value -> "system" | "user" | "assistant".
+SHAREGPT_ROLES: dict[str, str] = {"system": "system", "human": "user", "user": "user"}
+SHAREGPT_ROLES.update({"gpt": "assistant", "assistant": "assistant"})
+MESSAGES_ROLES: dict[str, str] = {"system": "system", "user": "user", "assistant": "assistant"}
+
+_EXPECTED_LAYOUTS = (
+    "alpaca (instruction + output or response), "
+    "beavertails (prompt + response, optional category/is_safe), "
+    "sharegpt (conversations), messages (messages), "
+    "canonical (id, instruction, input, response, behaviour, ...), "
+    "prompts (one of instruction/prompt/Behavior/question/goal, no response needed)"
+)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the texts of one record live.
+
+    Parameters
+    ----------
+    name : str
+        Layout name, for messages.
+    instruction, response, input : str or None
+        Keys of a flat record; ``response=None`` means the records carry no response.
+    turns : str or None
+        ``"conversations"`` (ShareGPT) or ``"messages"`` (OpenAI) for turn-based layouts.
+    prompts_only : bool
+        The file is a bare prompt list (.txt, headerless CSV, parallel-list JSON).
+    """
+
+    name: str
+    instruction: str | None = None
+    response: str | None = None
+    input: str | None = None
+    turns: str | None = None
+    prompts_only: bool = False
+
+
+#: Layout of the synthetic ``{"instruction": ..., "input": ...}`` records that the readers
+#: build from bare prompt lists.
+PROMPT_LIST_LAYOUT = Layout("prompt list", instruction="instruction", input="input", prompts_only=True)
+
+
+def _first(candidates: tuple[str, ...], keys: Collection[str]) -> str | None:
+    return next((k for k in candidates if k in keys), None)
+
+
+def detect_layout(keys: Collection[str], format: str | None = None) -> Layout | None:
+    """Pick the layout of a record from its keys; ``None`` when nothing fits.
+
+    Parameters
+    ----------
+    keys : collection of str
+        Keys (columns) of the first record.
+    format : str, optional
+        A layout name from :data:`LAYOUT_FORMATS` that restricts the choice; ``None`` or a
+        container name detects freely.
+
+    Returns
+    -------
+    Layout or None
+    """
+    fmt = format if format in LAYOUT_FORMATS else None
+    if fmt in (None, "sharegpt") and "conversations" in keys:
+        return Layout("sharegpt", turns="conversations")
+    if fmt in (None, "messages") and "messages" in keys:
+        return Layout("messages", turns="messages")
+    if fmt in ("sharegpt", "messages"):
+        return None
+    # Canonical files are read by exact key: an ``extra`` key such as "output" must not win.
+    if fmt == "canonical" or (fmt in (None, "prompts") and all(k in keys for k in CANONICAL_FIELDS)):
+        if "instruction" not in keys:
+            return None
+        return Layout("canonical", "instruction", "response" if "response" in keys else None, "input")
+    instruction_keys, response_keys = INSTRUCTION_KEYS, RESPONSE_KEYS
+    if fmt == "alpaca":
+        instruction_keys, response_keys = ("instruction",), ("output", "response")
+    elif fmt == "beavertails":
+        instruction_keys, response_keys = ("prompt",), ("response",)
+    instruction = _first(instruction_keys, keys)
+    if instruction is None:
+        return None
+    name = fmt or {"instruction": "alpaca", "prompt": "beavertails"}.get(instruction, "table")
+    return Layout(name, instruction, _first(response_keys, keys), _first(INPUT_KEYS, keys))
+
+
+def layout_error(keys: Collection[str], format: str | None) -> str:
+    """Message for a record whose keys fit no layout: the keys found and those expected."""
+    found = ", ".join(repr(k) for k in keys) or "none"
+    if format in LAYOUT_FORMATS:
+        expected = f"format {format!r}: {READ_FORMATS[format]}"
+    else:
+        expected = f"one of: {_EXPECTED_LAYOUTS}"
+    hint = ""
+    if len(keys) == 1:
+        hint = " (a one-column file without a header is a prompt list: use read_prompts())"
+    return f"unrecognised record layout; found keys [{found}], expected {expected}{hint}"
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+
+def to_canonical(ex: Example) -> dict[str, Any]:
+    """The canonical record: :meth:`Example.to_dict` (canonical fields, then ``extra``)."""
+    return ex.to_dict()
+
+
+def to_alpaca(ex: Example) -> dict[str, Any]:
+    """``{"instruction", "input", "output"}``."""
+    return {"instruction": ex.instruction, "input": ex.input, "output": ex.response}
+
+
+def to_sharegpt(ex: Example) -> dict[str, Any]:
+    """One human turn (:attr:`Example.prompt`) and one gpt turn.
+
+    The input follows the instruction after a single ``"\\n"``, as LLaMA-Factory's
+    ``AlpacaDatasetConverter`` joins ``prompt`` and ``query``, so training on the alpaca and
+    the sharegpt file of the same examples sees the same text.
+    """
+    turns = [{"from": "human", "value": ex.prompt}, {"from": "gpt", "value": ex.response}]
+    return {"conversations": turns}
+
+
+def to_messages(ex: Example) -> dict[str, Any]:
+    """One user and one assistant message (OpenAI chat layout); prompt as in :func:`to_sharegpt`."""
+    turns = [{"role": "user", "content": ex.prompt}, {"role": "assistant", "content": ex.response}]
+    return {"messages": turns}
+
+
+@dataclass(frozen=True)
+class WriteFormat:
+    """An output format: the record encoder, the container and the LLaMA-Factory entry.
+
+    Parameters
+    ----------
+    encode : callable
+        ``Example -> dict``.
+    array : bool
+        Write one indented JSON array (``True``) or JSON Lines (``False``).
+    llamafactory : dict
+        The ``dataset_info.json`` entry, less ``file_name``.
+    """
+
+    encode: Callable[[Example], dict[str, Any]]
+    array: bool
+    llamafactory: dict[str, Any]
+
+
+_ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output"}
+
+#: Output formats of :func:`safetymix.io.write_examples`.
+WRITE_FORMATS: dict[str, WriteFormat] = {
+    "jsonl": WriteFormat(
+        to_canonical,
+        False,
+        {
+            "formatting": "alpaca",
+            "columns": {"prompt": "instruction", "query": "input", "response": "response"},
+        },
+    ),
+    "alpaca": WriteFormat(to_alpaca, True, {"formatting": "alpaca", "columns": _ALPACA_COLUMNS}),
+    "alpaca-jsonl": WriteFormat(to_alpaca, False, {"formatting": "alpaca", "columns": _ALPACA_COLUMNS}),
+    "sharegpt": WriteFormat(
+        to_sharegpt,
+        False,
+        {
+            "formatting": "sharegpt",
+            "columns": {"messages": "conversations"},
+            "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"},
+        },
+    ),
+    "messages": WriteFormat(
+        to_messages,
+        False,
+        {
+            "formatting": "sharegpt",
+            "columns": {"messages": "messages"},
+            "tags": {
+                "role_tag": "role",
+                "content_tag": "content",
+                "user_tag": "user",
+                "assistant_tag": "assistant",
+            },
+        },
+    ),
+}
