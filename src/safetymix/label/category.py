@@ -64,7 +64,7 @@ from typing import Any
 
 import numpy as np
 
-from safetymix.embed import DEFAULT_MODEL, embed
+from safetymix.embed import DEFAULT_MODEL, Encoder
 from safetymix.errors import ConfigError, DataFormatError, SafetymixError
 from safetymix.schema import Example
 
@@ -158,7 +158,9 @@ class Taxonomy:
                 raise fail(f"must be an object, got {type(cat).__name__}", where)
             extra = sorted(set(cat) - _CATEGORY_KEYS)
             if extra:
-                raise fail(f"unknown key; valid keys: {', '.join(sorted(_CATEGORY_KEYS))}", f"{where}.{extra[0]}")
+                raise fail(
+                    f"unknown key; valid keys: {', '.join(sorted(_CATEGORY_KEYS))}", f"{where}.{extra[0]}"
+                )
             cname = cat.get("name")
             if not isinstance(cname, str) or not cname.strip():
                 raise fail("must be a non-empty string", f"{where}.name")
@@ -192,7 +194,7 @@ class Taxonomy:
             "name": self.name,
             "categories": [
                 {"name": n, "description": d, "examples": list(e)}
-                for n, d, e in zip(self.names, self.descriptions, self.examples)
+                for n, d, e in zip(self.names, self.descriptions, self.examples, strict=True)
             ],
         }
 
@@ -242,7 +244,8 @@ def load_taxonomy(path_or_name: str | Path | Taxonomy = "beavertails") -> Taxono
         path = Path(path_or_name)
         if not path.is_file():
             raise ConfigError(
-                f"taxonomy {text_name!r} is neither a bundled name ({', '.join(bundled)}) nor an existing file"
+                f"taxonomy {text_name!r} is neither a bundled name ({', '.join(bundled)}) "
+                "nor an existing file"
             )
         raw = path.read_text(encoding="utf-8")
         where = path
@@ -389,8 +392,10 @@ class EmbeddingCategoryLabeller:
     prompt embedding (:attr:`Example.prompt`) and that prototype. With
     ``scoring="mean"`` the score is instead the mean cosine to the reference set (the
     Cossim score), which equals the prototype cosine times the length of the un-normalised
-    mean: tight categories then score higher, which favours them in an argmax, so the
-    prototype score is the default.
+    mean: tight categories then score higher, which favours them in an argmax. On the
+    development set the prototype with descriptions had the best top-1 agreement (5-fold
+    CV over the taxonomy examples: 0.72 vs 0.62 for the mean cosine; JailbreakBench: 0.69
+    vs 0.70), so it is the default.
 
     Memory is linear in the number of examples: only ``(n, C)`` scores and ``(n, d)``
     embeddings are held, never an ``n x n`` matrix.
@@ -412,14 +417,18 @@ class EmbeddingCategoryLabeller:
     mapping : dict, optional
         User label -> taxonomy name(s) or None, for the reference file.
     top_k : int
-        Most labels per example (default 3: BeaverTails prompts rarely carry more).
+        Most labels per example (default 3; with the default margin it rarely binds).
     margin : float
         A category other than the top one is added when its score is within ``margin``
-        of the top score (default 0.03, chosen on the development set; see
-        benchmarks/labelling/category_agreement.py).
+        of the top score (default 0.02).
     min_score : float
-        ... and at least ``min_score`` (default 0.25, same development set). The top
-        category is always kept.
+        ... and at least ``min_score`` (default 0.25). The top category is always kept.
+        Both defaults come from a development set that is never reported: the 100
+        JailbreakBench prompts with their categories mapped to BeaverTails, plus a 5-fold
+        cross-validation over the taxonomy's own examples. The objective (per-prompt F1
+        of label precision and any-label hit) is flat, within 0.01, for margin 0.01-0.05
+        and min_score 0.2-0.3; 0.02/0.25 sits in that plateau and gives about 1.1-1.2
+        labels per prompt. See benchmarks/labelling/category_agreement.py.
     scoring : {"prototype", "mean"}
         See above (default ``"prototype"``).
     use_descriptions : bool
@@ -448,7 +457,7 @@ class EmbeddingCategoryLabeller:
         reference_mode: str = "add",
         mapping: Mapping[str, str | Sequence[str] | None] | None = None,
         top_k: int = 3,
-        margin: float = 0.03,
+        margin: float = 0.02,
         min_score: float = 0.25,
         scoring: str = "prototype",
         use_descriptions: bool = True,
@@ -491,7 +500,7 @@ class EmbeddingCategoryLabeller:
         """Category -> reference texts after applying the user reference set."""
         self._check_params()
         tax = load_taxonomy(self.taxonomy)
-        refs = {n: list(ex) for n, ex in zip(tax.names, tax.examples)}
+        refs = {n: list(ex) for n, ex in zip(tax.names, tax.examples, strict=True)}
         if self.reference is None:
             return refs
         user = load_reference(self.reference, tax, self.mapping)
@@ -509,6 +518,18 @@ class EmbeddingCategoryLabeller:
             )
         return {n: user.get(n, refs[n]) for n in tax.names}
 
+    def _encoder(self, show_progress: bool = False) -> Encoder:
+        # One Encoder per (model, batch_size) so the model loads once per labeller, not
+        # once per embed call; the vectors themselves live in the disk cache.
+        key = (self.model, self.batch_size)
+        cached = getattr(self, "_encoder_cache", None)
+        if cached is None or cached[0] != key:
+            cached = (key, Encoder(self.model, batch_size=self.batch_size))
+            self._encoder_cache = cached
+        enc = cached[1]
+        enc.show_progress = show_progress
+        return enc
+
     def reference_embeddings(self) -> dict[str, np.ndarray]:
         """Category -> ``(m, d)`` float32 embeddings of its reference texts.
 
@@ -520,7 +541,7 @@ class EmbeddingCategoryLabeller:
         out: dict[str, np.ndarray] = {}
         if not flat:
             return {n: np.zeros((0, 0), dtype=np.float32) for n in refs}
-        vecs = embed(flat, model=self.model, batch_size=self.batch_size)
+        vecs = self._encoder().encode(flat)
         start = 0
         for name, texts in refs.items():
             out[name] = vecs[start : start + len(texts)]
@@ -534,9 +555,10 @@ class EmbeddingCategoryLabeller:
         plain mean of the reference embeddings (so a dot product gives the mean cosine).
         """
         tax = load_taxonomy(self.taxonomy)
+        enc = self._encoder()
         refs = self.reference_embeddings()
         descs = (
-            embed(list(tax.descriptions), model=self.model, batch_size=self.batch_size)
+            enc.encode([d or "-" for d in tax.descriptions])
             if self.use_descriptions and self.scoring == "prototype"
             else None
         )
@@ -546,7 +568,7 @@ class EmbeddingCategoryLabeller:
             if descs is not None and tax.descriptions[i]:
                 parts.append(descs[i : i + 1])
             if not parts:  # only possible for "mean" with a description-only category
-                parts.append(embed([tax.descriptions[i]], model=self.model, batch_size=self.batch_size))
+                parts.append(enc.encode([tax.descriptions[i]]))
             vec = np.concatenate(parts).mean(axis=0)
             if self.scoring == "prototype":
                 vec = vec / max(float(np.linalg.norm(vec)), 1e-12)
@@ -574,13 +596,10 @@ class EmbeddingCategoryLabeller:
         if len(examples) == 0:
             return np.zeros((0, len(self.categories)), dtype=np.float32)
         protos = self.prototypes()
-        prompts = [ex.prompt for ex in examples]
-        vecs = embed(prompts, model=self.model, batch_size=self.batch_size, show_progress=show_progress)
+        vecs = self._encoder(show_progress).encode([ex.prompt for ex in examples])
         return (vecs @ protos.T).astype(np.float32)
 
-    def labels_from_scores(
-        self, scores: np.ndarray, benign: Sequence[bool] | None = None
-    ) -> list[list[str]]:
+    def labels_from_scores(self, scores: np.ndarray, benign: Sequence[bool] | None = None) -> list[list[str]]:
         """Apply the multi-label rule to a score matrix.
 
         The top category always; then, best first, every other category whose score is
@@ -785,7 +804,7 @@ class JudgeCategoryLabeller:
     def build_messages(self, prompt: str) -> list[dict[str, str]]:
         """The chat messages sent for one prompt."""
         tax = load_taxonomy(self.taxonomy)
-        listing = "\n".join(f"- {n}: {d}" for n, d in zip(tax.names, tax.descriptions))
+        listing = "\n".join(f"- {n}: {d}" for n, d in zip(tax.names, tax.descriptions, strict=True))
         return [
             {"role": "system", "content": _SYSTEM_PROMPT.format(categories=listing)},
             {"role": "user", "content": prompt},
@@ -867,7 +886,9 @@ class JudgeCategoryLabeller:
             raise ConfigError(f"concurrency must be >= 1; got {self.concurrency!r}")
         names = load_taxonomy(self.taxonomy).names
         todo = list(
-            dict.fromkeys(ex.prompt for ex in examples if not (self.skip_benign and ex.harmful_request is False))
+            dict.fromkeys(
+                ex.prompt for ex in examples if not (self.skip_benign and ex.harmful_request is False)
+            )
         )
         url = self.base_url.rstrip("/") + "/chat/completions"
         answers: dict[str, str] = {}
