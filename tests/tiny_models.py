@@ -1,0 +1,187 @@
+"""Tiny random-weight causal LMs and toy instruction data, built offline for tests.
+
+Nothing here downloads: the tokenizer is a byte-level BPE trained in a fraction of a second
+on hand-written text, and the model is a 2-layer Llama with random weights from a seed.
+Other test modules reuse it::
+
+    from tests.tiny_models import one_torch_thread, tiny_model_dir  # noqa: F401  (fixtures)
+
+    pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+    def test_something(tiny_model_dir):  # noqa: F811
+        model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+
+:func:`tiny_examples` gives toy instruction data the tiny model learns within a few steps.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from safetymix.schema import Example, make_example
+
+#: The same layout as safetymix's Alpaca prompt (repeated here so the tokenizer learns it
+#: without importing the code under test).
+_ALPACA_TEXT = (
+    "Below is an instruction that describes a task. Write a response that appropriately completes "
+    "the request.\n\n### Instruction:\n{instruction}\n\n### Response:\n{response}"
+)
+_ALPACA_INPUT_TEXT = (
+    "Below is an instruction that describes a task, paired with an input that provides further context. "
+    "Write a response that appropriately completes the request.\n\n### Instruction:\n{instruction}\n\n"
+    "### Input:\n{input}\n\n### Response:\n{response}"
+)
+
+#: A small chat template in the style of Zephyr/Llama: BOS, role headers as special tokens,
+#: EOS after each assistant turn; the prompt alone is a prefix of the prompt plus answer.
+CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}<|{{ message['role'] }}|>{{ '\\n' + message['content'] }}"
+    "{% if message['role'] == 'assistant' %}{{ eos_token }}{% endif %}{{ '\\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{{ '\\n' }}{% endif %}"
+)
+SPECIAL_TOKENS = ["<pad>", "<s>", "</s>", "<unk>", "<|system|>", "<|user|>", "<|assistant|>"]
+
+_THINGS = ["apple", "river", "stone", "cloud", "tiger", "lamp", "garden", "violin", "bridge", "candle"]
+_COLOURS = ["red", "blue", "green", "grey", "white", "black", "yellow", "purple", "orange", "brown"]
+_EXTRA_TEXT = [
+    "I cannot help with that request because it could cause harm.",
+    "Sorry, I can't assist with that.",
+    "Here is a short answer to your question.",
+    "How do I make a cake? Mix flour, sugar, eggs and butter, then bake for thirty minutes.",
+    "Write a poem about the sea. The sea is wide and the waves are high.",
+    "Translate the sentence into French. Le chat est noir.",
+]
+
+
+def tiny_examples(n: int = 40) -> list[Example]:
+    """``n`` learnable toy instruction-response pairs; every fifth one has an input.
+
+    The response is a fixed function of the instruction ("What colour is the apple?" ->
+    "The apple is red."), so a tiny model's loss falls within a few dozen steps.
+    """
+    out = []
+    for i in range(n):
+        thing, colour = _THINGS[i % len(_THINGS)], _COLOURS[(i * 3) % len(_COLOURS)]
+        if i % 5 == 4:
+            ex = make_example("Repeat the input twice.", f"{thing} {thing}", input=thing, id=f"toy-{i}")
+        else:
+            n_times = 1 + i // len(_THINGS)
+            ex = make_example(
+                f"What colour is the {thing} number {n_times}?",
+                f"The {thing} is {colour}.",
+                id=f"toy-{i}",
+            )
+        out.append(ex)
+    return out
+
+
+def _corpus() -> list[str]:
+    texts = list(_EXTRA_TEXT)
+    for ex in tiny_examples(60):
+        template = _ALPACA_INPUT_TEXT if ex.input else _ALPACA_TEXT
+        texts.append(template.format(instruction=ex.instruction, input=ex.input, response=ex.response))
+    for thing in _THINGS:
+        for colour in _COLOURS:
+            texts.append(f"The {thing} is {colour}. What colour is the {thing}? Repeat {thing}.")
+    return texts
+
+
+def build_tiny_tokenizer(vocab_size: int = 400):
+    """A byte-level BPE ``PreTrainedTokenizerFast`` with BOS/EOS/PAD and :data:`CHAT_TEMPLATE`.
+
+    Like Llama's tokenizer it prepends BOS when ``add_special_tokens=True``; EOS is not
+    appended (the trainer adds it to completions).
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(_corpus(), trainer=trainer)
+    bos_id = tok.token_to_id("<s>")
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", bos_id)]
+    )
+    wrapped = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+        additional_special_tokens=["<|system|>", "<|user|>", "<|assistant|>"],
+    )
+    wrapped.chat_template = CHAT_TEMPLATE
+    return wrapped
+
+
+def build_tiny_model(tokenizer, *, seed: int = 0, hidden_size: int = 64, num_layers: int = 2):
+    """A random-weight ``LlamaForCausalLM`` (4 heads, 2 KV heads, MLP width 64) from ``seed``.
+
+    The global torch generator is forked, so building a model leaves it untouched.
+    """
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=64,
+        num_hidden_layers=num_layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        tie_word_embeddings=False,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = LlamaForCausalLM(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.bos_token_id = tokenizer.bos_token_id
+    return model
+
+
+def save_tiny_model(path: str | Path, *, seed: int = 0) -> Path:
+    """Build the tiny tokenizer and model and ``save_pretrained`` both into ``path``."""
+    path = Path(path)
+    tokenizer = build_tiny_tokenizer()
+    model = build_tiny_model(tokenizer, seed=seed)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding a tiny random Llama and its tokenizer; built once per session.
+
+    Treat it as read-only: tests that change weights load a copy with ``from_pretrained``.
+    """
+    return save_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a test module's tiny models on one CPU thread, then restore the thread count.
+
+    Tiny matrices gain nothing from a second thread, and on a busy machine two OpenMP threads
+    contending for cores made a training step ~10x slower (1.0 s vs 11.6 s for 8 steps).
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
