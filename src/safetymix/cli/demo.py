@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from safetymix.cli.options import console, handle_errors
@@ -12,7 +13,9 @@ from safetymix.cli.options import console, handle_errors
 
 @handle_errors
 def demo_command(
-    out_dir: Path = typer.Option(Path("safetymix-demo"), help="folder for the labelled pool, picks and mixes"),
+    out_dir: Path = typer.Option(
+        Path("safetymix-demo"), help="folder for the labelled pool, picks and mixes"
+    ),
     budget: int = typer.Option(14, help="safety examples per strategy"),
     seed: int = typer.Option(0, help="seed"),
 ) -> None:
@@ -26,8 +29,19 @@ def demo_command(
         f"{lab['behaviour_counts']}"
     )
     table = Table(title=f"demo: k={budget} picks per strategy, seed {seed}")
-    for col in ("strategy", "picked", "T1", "T2", "T3", "T4", "unknown", "categories", "shortfall", "mix size"):
-        table.add_column(col, justify="left" if col == "strategy" else "right")
+    for col in (
+        "strategy",
+        "picked",
+        "T1",
+        "T2",
+        "T3",
+        "T4",
+        "unknown",
+        "categories",
+        "shortfall",
+        "mix size",
+    ):
+        table.add_column(col, justify="left" if col == "strategy" else "right", no_wrap=True)
     for r in result["rows"]:
         table.add_row(
             r["strategy"],
@@ -38,5 +52,6 @@ def demo_command(
             str(r["mix_size"]),
         )
     typer.echo("")
-    console.print(table)
+    # A console at least 110 columns wide, so no strategy name is cut short.
+    Console(stderr=True, width=max(console.width, 110)).print(table)
     console.print(f"files in {result['out_dir']}/ (picks.<strategy>.jsonl, mix.<strategy>.json + manifests)")

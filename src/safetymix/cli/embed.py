@@ -13,7 +13,7 @@ from safetymix.cli.options import console, handle_errors
 def embed_command(
     data: Path = typer.Argument(..., help="records to embed"),
     out: Path = typer.Option(..., "--out", "-o", help=".npy file of float32 (n, d) L2-normalised rows"),
-    model: str = typer.Option(None, help="sentence-transformers model [default: all-MiniLM-L6-v2]"),
+    model: str = typer.Option(None, help="sentence-transformers model (default: all-MiniLM-L6-v2)"),
     field: str = typer.Option("prompt", help="prompt | response"),
     batch_size: int = typer.Option(64, help="texts per forward pass"),
 ) -> None:

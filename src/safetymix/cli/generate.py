@@ -6,8 +6,7 @@ from pathlib import Path
 
 import typer
 
-from safetymix.cli.options import console, handle_errors
-from safetymix.cli.train import build_model_config
+from safetymix.cli.options import build_config, console, handle_errors
 
 
 @handle_errors
@@ -18,24 +17,24 @@ def generate_command(
     ),
     model: str = typer.Option(None, help="base model name or folder, or a merged / full model folder"),
     adapter: str = typer.Option(None, help="LoRA adapter folder (base model read from it unless --model)"),
-    engine: str = typer.Option(None, help="hf | vllm [default: hf]"),
-    template: str = typer.Option(None, help="alpaca | chat [default: the training template, else alpaca]"),
-    num_beams: int = typer.Option(None, help="beams; 1 is greedy [default: 4, as the paper]"),
-    max_new_tokens: int = typer.Option(None, help="tokens generated per prompt at most [default: 256]"),
-    batch_size: int = typer.Option(None, help="prompts per batch [default: 8]"),
+    engine: str = typer.Option(None, help="hf | vllm (default: hf)"),
+    template: str = typer.Option(None, help="alpaca | chat (default: the training template, else alpaca)"),
+    num_beams: int = typer.Option(None, help="beams; 1 is greedy (default: 4, as the paper)"),
+    max_new_tokens: int = typer.Option(None, help="tokens generated per prompt at most (default: 256)"),
+    batch_size: int = typer.Option(None, help="prompts per batch (default: 8)"),
     limit: int = typer.Option(None, help="only the first N prompts"),
-    device: str = typer.Option(None, help="auto | cpu | cuda [default: auto]"),
-    seed: int = typer.Option(None, help="seed [default: 0]"),
+    device: str = typer.Option(None, help="auto | cpu | cuda (default: auto)"),
+    seed: int = typer.Option(None, help="seed (default: 0)"),
     config: Path = typer.Option(None, help="YAML file of GenerateConfig fields (flags override it)"),
 ) -> None:
     """Generate one response per prompt of PROMPTS and write them to --out."""
     from safetymix.errors import ConfigError
     from safetymix.generate import GenerateConfig, generate
 
-    cfg = build_model_config(
+    cfg = build_config(
         GenerateConfig,
         config,
-        model,
+        model=model,
         prompts=prompts,
         output=out,
         adapter=adapter,

@@ -34,7 +34,9 @@ def label_command(
     model: str = typer.Option(None, help="guard model name/path, or the endpoint's model for openai-guard"),
     base_url: str = typer.Option(None, help="OpenAI-compatible endpoint (openai-guard, judge)"),
     overwrite: bool = typer.Option(False, help="relabel pairs that already carry labels"),
-    gold: str = typer.Option(None, help="field with a human refusal label: print refusal accuracy against it"),
+    gold: str = typer.Option(
+        None, help="field with a human refusal label: print refusal accuracy against it"
+    ),
 ) -> None:
     """Label POOL and write OUT; with --gold, also print refusal accuracy against human labels."""
     from safetymix.io import read_examples, write_examples
@@ -74,4 +76,3 @@ def label_command(
     write_report(out.with_name(out.name + ".label.json"), report)
     counts = Counter(e.behaviour for e in labelled)
     console.print(f"labelled {len(labelled)} pairs -> {out}; behaviour {dict(sorted(counts.items()))}")
-

@@ -14,15 +14,19 @@ def mix_command(
     benign: Path = typer.Argument(..., help="your benign fine-tuning set"),
     picks: Path = typer.Argument(..., help="safety picks written by safetymix select"),
     out: Path = typer.Option(..., "--out", "-o", help="training file to write"),
-    format: str = typer.Option(None, help="alpaca | alpaca-jsonl | sharegpt | messages | jsonl [default: alpaca]"),
-    seed: int = typer.Option(None, help="seed of the shuffle [default: 0]"),
-    upsample: int = typer.Option(None, help="times each pick appears [default: 1]"),
-    eval: list[str] = typer.Option(None, "--eval", help="evaluation prompt file to guard against (repeatable)"),
+    format: str = typer.Option(
+        None, help="alpaca | alpaca-jsonl | sharegpt | messages | jsonl (default: alpaca)"
+    ),
+    seed: int = typer.Option(None, help="seed of the shuffle (default: 0)"),
+    upsample: int = typer.Option(None, help="times each pick appears (default: 1)"),
+    eval: list[str] = typer.Option(
+        None, "--eval", help="evaluation prompt file to guard against (repeatable)"
+    ),
     allow_contamination: bool = typer.Option(
         None, "--allow-contamination", help="write even if training prompts overlap --eval prompts"
     ),
     dataset_info: str = typer.Option(None, help="LLaMA-Factory dataset_info.json to add an entry to"),
-    dataset_name: str = typer.Option(None, help="name of that entry [default: output file stem]"),
+    dataset_name: str = typer.Option(None, help="name of that entry (default: output file stem)"),
     config: Path = typer.Option(None, help="YAML file of these options (flags override it)"),
 ) -> None:
     """Mix BENIGN and PICKS into OUT (every benign example exactly once) + OUT.manifest.json."""

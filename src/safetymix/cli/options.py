@@ -20,7 +20,7 @@ M = TypeVar("M", bound=BaseModel)
 EXIT_ERROR, EXIT_CONTAMINATED = 1, 2
 
 
-def build_config(model: type[M], config_file: Path | None, **flags: Any) -> M:
+def build_config(model: type[M], config_file: Path | None, /, **flags: Any) -> M:
     """YAML file first, then every flag that was given (not None) on top; unknown keys fail."""
     data: dict[str, Any] = {}
     if config_file is not None:

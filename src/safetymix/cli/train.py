@@ -2,30 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import typer
 
 from safetymix.cli.options import build_config, console, handle_errors
-
-
-def build_model_config(config_class: type, config_file: Path | None, model: str | None, **flags: Any) -> Any:
-    """:func:`build_config` for configs with a ``model`` field.
-
-    ``build_config``'s first parameter is itself called ``model``, so a ``model=`` flag
-    cannot pass through its ``**flags``; the flag is added after the YAML values instead
-    (a flag still overrides the file).
-    """
-
-    def make(**data: Any) -> Any:
-        if model is not None:
-            data["model"] = model
-        return config_class(**data)
-
-    factory: Callable[..., Any] = make
-    return build_config(factory, config_file, **flags)  # type: ignore[arg-type]
 
 
 @handle_errors
@@ -35,35 +16,35 @@ def train_command(
     out: str = typer.Option(
         None, "--out", "-o", help="output folder: adapter or model, logs, resolved config"
     ),
-    template: str = typer.Option(None, help="alpaca | chat [default: alpaca]"),
-    method: str = typer.Option(None, help="lora | full [default: lora]"),
-    lora_r: int = typer.Option(None, help="LoRA rank [default: 8]"),
-    lora_alpha: int = typer.Option(None, help="LoRA alpha [default: 16]"),
-    lora_dropout: float = typer.Option(None, help="LoRA dropout [default: 0.05]"),
+    template: str = typer.Option(None, help="alpaca | chat (default: alpaca)"),
+    method: str = typer.Option(None, help="lora | full (default: lora)"),
+    lora_r: int = typer.Option(None, help="LoRA rank (default: 8)"),
+    lora_alpha: int = typer.Option(None, help="LoRA alpha (default: 16)"),
+    lora_dropout: float = typer.Option(None, help="LoRA dropout (default: 0.05)"),
     lora_target_modules: str = typer.Option(
-        None, help="comma-separated module names, or all-linear [default: q_proj,v_proj]"
+        None, help="comma-separated module names, or all-linear (default: q_proj,v_proj)"
     ),
-    epochs: float = typer.Option(None, help="training epochs [default: 3]"),
+    epochs: float = typer.Option(None, help="training epochs (default: 3)"),
     max_steps: int = typer.Option(None, help="stop after this many optimiser steps (overrides --epochs)"),
-    learning_rate: float = typer.Option(None, help="peak learning rate [default: 3e-4]"),
-    batch_size: int = typer.Option(None, help="examples per device and step [default: 4]"),
+    learning_rate: float = typer.Option(None, help="peak learning rate (default: 3e-4)"),
+    batch_size: int = typer.Option(None, help="examples per device and step (default: 4)"),
     gradient_accumulation_steps: int = typer.Option(
-        None, help="micro-batches per optimiser step [default: 1]"
+        None, help="micro-batches per optimiser step (default: 1)"
     ),
-    max_length: int = typer.Option(None, help="tokens per example, longer ones are cut [default: 512]"),
-    logging_steps: int = typer.Option(None, help="steps between training-log entries [default: 10]"),
-    device: str = typer.Option(None, help="auto | cpu | cuda [default: auto]"),
-    seed: int = typer.Option(None, help="seed [default: 0]"),
+    max_length: int = typer.Option(None, help="tokens per example, longer ones are cut (default: 512)"),
+    logging_steps: int = typer.Option(None, help="steps between training-log entries (default: 10)"),
+    device: str = typer.Option(None, help="auto | cpu | cuda (default: auto)"),
+    seed: int = typer.Option(None, help="seed (default: 0)"),
     overwrite: bool = typer.Option(None, "--overwrite", help="write into a non-empty --out folder"),
     config: Path = typer.Option(None, help="YAML file of TrainConfig fields (flags override it)"),
 ) -> None:
     """Fine-tune MODEL on DATA and write the adapter (or model) to --out."""
     from safetymix.train import TrainConfig, train
 
-    cfg = build_model_config(
+    cfg = build_config(
         TrainConfig,
         config,
-        model,
+        model=model,
         data=data,
         output_dir=out,
         template=template,

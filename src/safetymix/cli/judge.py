@@ -1,0 +1,73 @@
+"""``safetymix judge``: verdicts for a responses file, and the refusal / harmful rates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from safetymix.cli.options import build_config, console, handle_errors, parse_params
+from safetymix.judge.registry import available_judges
+
+
+def _summary(records: list[dict[str, Any]], by: str | None, seed: int, confidence: float) -> dict[str, Any]:
+    from safetymix.eval.metrics import metric_table
+
+    metrics = {}
+    for field, name in (("refusal", "refusal_rate"), ("harmful", "harmful_rate"), ("score", "score")):
+        values = [r.get(field) for r in records]
+        if any(v is not None for v in values):
+            metrics[name] = values
+    groups = [(str(r[by]),) if by and r.get(by) is not None else () for r in records]
+    return metric_table(metrics, groups, seed=seed, confidence=confidence)
+
+
+def _line(name: str, summary: dict[str, Any], confidence: float) -> str:
+    from safetymix.eval.report import format_summary
+
+    value, interval, _ = format_summary(summary)
+    unjudged = f", {summary['n_unjudged']} unjudged" if summary["n_unjudged"] else ""
+    pct = int(round(confidence * 100))
+    return f"{name}: {value} ({pct}% CI {interval}; n={summary['n_judged']}{unjudged})"
+
+
+@handle_errors
+def judge_command(
+    responses: Path = typer.Argument(
+        ..., help="responses JSONL (id, prompt, response), as safetymix generate writes"
+    ),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="verdicts JSONL: each record + refusal, harmful, score, raw"
+    ),
+    judge: str = typer.Option(None, help=f"one of: {', '.join(available_judges())} (default: refusal-match)"),
+    param: list[str] = typer.Option(None, help="judge parameter key=value (repeatable), e.g. model=PATH"),
+    by: str = typer.Option(None, help="also break the rates down by this record field (e.g. suite)"),
+    seed: int = typer.Option(None, help="seed of the bootstrap interval of mean scores (default: 0)"),
+    config: Path = typer.Option(None, help="YAML file of these options (flags override it)"),
+) -> None:
+    """Judge every response in RESPONSES; print the refusal / harmful rates with 95% intervals."""
+    from safetymix.io import atomic_write
+    from safetymix.judge.runner import JudgeConfig, judge_file
+
+    cfg = build_config(JudgeConfig, config, judge=judge, params=parse_params(param), by=by, seed=seed)
+    records = judge_file(responses, out, cfg, show_progress=True)
+    summary = _summary(records, cfg.by, cfg.seed, cfg.confidence)
+    side = out.with_name(out.name + ".summary.json")
+    with atomic_write(side) as fh:
+        body = {
+            "command": "judge",
+            "responses": str(responses),
+            "config": cfg.model_dump(mode="json"),
+            **summary,
+        }
+        fh.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
+    typer.echo(f"{cfg.judge}: {len(records)} responses -> {out}")
+    for name, s in summary["overall"].items():
+        typer.echo(_line(name, s, cfg.confidence))
+    for group, metrics in summary["per_category"].items():
+        for name, s in metrics.items():
+            typer.echo(f"  {cfg.by}={group} " + _line(name, s, cfg.confidence))
+    if not summary["overall"]:
+        console.print("[yellow]note:[/yellow] the judge decided nothing (every verdict field is None)")
