@@ -9,9 +9,11 @@ import typer
 from safetymix import __version__
 from safetymix.cli.demo import demo_command
 from safetymix.cli.embed import embed_command
+from safetymix.cli.generate import generate_command
 from safetymix.cli.label import label_command
 from safetymix.cli.mix import mix_command
 from safetymix.cli.select import select_command
+from safetymix.cli.train import train_command
 
 app = typer.Typer(
     name="safetymix",
@@ -24,6 +26,8 @@ app.command("label")(label_command)
 app.command("embed")(embed_command)
 app.command("select")(select_command)
 app.command("mix")(mix_command)
+app.command("train")(train_command)
+app.command("generate")(generate_command)
 app.command("demo")(demo_command)
 
 
