@@ -9,7 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 from safetymix.cli.options import build_config
-from safetymix.cli.train import build_model_config, train_command
+from safetymix.cli.train import train_command
 from safetymix.errors import SafetymixError
 from safetymix.train import TrainConfig
 from tests.tiny_models import one_torch_thread, tiny_examples, tiny_model_dir  # noqa: F401  (fixtures)
@@ -65,9 +65,9 @@ def test_unknown_yaml_key_is_named(tmp_path):
 def test_flags_override_yaml_including_model(tmp_path):
     path = tmp_path / "train.yaml"
     path.write_text("model: from-yaml\noutput_dir: o\nlora_r: 4\nlearning_rate: 0.001\n")
-    cfg = build_model_config(TrainConfig, path, "from-flag", lora_r=16, learning_rate=None)
+    cfg = build_config(TrainConfig, path, model="from-flag", lora_r=16, learning_rate=None)
     assert (cfg.model, cfg.lora_r, cfg.learning_rate) == ("from-flag", 16, 0.001)
-    assert build_model_config(TrainConfig, path, None).model == "from-yaml"
+    assert build_config(TrainConfig, path, model=None).model == "from-yaml"
 
 
 def cli_app() -> typer.Typer:

@@ -108,7 +108,10 @@ def eval_command(
         console.print("refusing to report contaminated numbers; pass --allow-contamination to report anyway")
         raise typer.Exit(EXIT_CONTAMINATED) from exc
     _, items = write_report(report, out)
-    Console().print(report_table(report, per_category=per_category))
+    stdout = Console()
+    if not stdout.is_terminal:  # files and pipes get the whole table, not 80 columns
+        stdout = Console(width=120)
+    stdout.print(report_table(report, per_category=per_category))
     for note in report["notes"]:
         console.print(f"[yellow]note:[/yellow] {note}")
     console.print(f"report -> {out}" + (f"; items -> {items}" if items else ""))

@@ -9,7 +9,9 @@ import typer
 from safetymix import __version__
 from safetymix.cli.demo import demo_command
 from safetymix.cli.embed import embed_command
+from safetymix.cli.eval import eval_command
 from safetymix.cli.generate import generate_command
+from safetymix.cli.judge import judge_command
 from safetymix.cli.label import label_command
 from safetymix.cli.mix import mix_command
 from safetymix.cli.select import select_command
@@ -28,6 +30,8 @@ app.command("select")(select_command)
 app.command("mix")(mix_command)
 app.command("train")(train_command)
 app.command("generate")(generate_command)
+app.command("judge")(judge_command)
+app.command("eval")(eval_command)
 app.command("demo")(demo_command)
 
 

@@ -1,0 +1,87 @@
+"""Options of ``safetymix eval``, one validated model (flags override a YAML file)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from safetymix.contamination import DEFAULT_THRESHOLD
+from safetymix.eval.stats import DEFAULT_RESAMPLES
+from safetymix.eval.user_suites import UserSuite
+from safetymix.judge.registry import DEFAULT_JUDGE, JUDGES
+
+
+class EvalConfig(BaseModel):
+    """Everything an evaluation depends on; written into its report.
+
+    Responses come from ``responses`` (a JSONL file with ``prompt`` and ``response``, as
+    ``safetymix generate`` writes) or are generated from ``model`` (+ ``adapter``). The
+    loss route of helpfulness suites always needs ``model``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    suites: list[str] | None = Field(
+        None,
+        description="suite or group names; default: your suite_files, else the group 'default' "
+        "(the five Bianchi harmful sets + xstest-safe)",
+    )
+    suite_files: list[UserSuite | str] = Field(
+        default_factory=list,
+        description="user suites: name=path:kind[:category_field], a suites YAML, or mappings",
+    )
+    data_root: str | None = Field(
+        None, description="folder of the public data sets (default $SAFETYMIX_DATASETS)"
+    )
+    responses: str | None = Field(None, description="JSONL of generated responses (prompt, response)")
+    model: str | None = Field(None, description="causal LM to generate with (and to score the loss route)")
+    adapter: str | None = Field(None, description="PEFT adapter folder applied to model")
+    device: str | None = Field(None, description="auto | cpu | cuda, for model (default: auto)")
+    dtype: str | None = Field(None, description="auto | float32 | bfloat16 | float16 (default: auto)")
+    generation: dict[str, Any] = Field(
+        default_factory=dict,
+        description="more safetymix.generate.GenerateConfig fields: template, num_beams (default 4, "
+        "the paper's), max_new_tokens, batch_size, engine, seed, trust_remote_code",
+    )
+    judge: str = Field(DEFAULT_JUDGE, description="refusal judge of harmful and over-refusal suites")
+    judge_params: dict[str, Any] = Field(default_factory=dict, description="parameters of the refusal judge")
+    harm_judge: str | None = Field(None, description="optional harm judge of harmful suites")
+    harm_judge_params: dict[str, Any] = Field(
+        default_factory=dict, description="parameters of the harm judge"
+    )
+    helpfulness_judge: str | None = Field(None, description="reward judge of helpfulness suites (else: loss)")
+    helpfulness_judge_params: dict[str, Any] = Field(default_factory=dict, description="its parameters")
+    loss_batch_size: int = Field(8, ge=1, description="sequences per forward pass of the loss route")
+    loss_max_length: int = Field(1024, ge=1, description="tokens per sequence of the loss route")
+    train: list[str] = Field(default_factory=list, description="training files to check for contamination")
+    manifest: str | None = Field(None, description="mix manifest whose inputs are the training set")
+    allow_contamination: bool = Field(
+        False, description="report even when eval prompts overlap training data"
+    )
+    contamination_threshold: float = Field(
+        DEFAULT_THRESHOLD, gt=0, le=1, description="cosine of a near duplicate"
+    )
+    embedding_model: str | None = Field(
+        None, description="model of the near-duplicate check (default MiniLM)"
+    )
+    max_prompts: int | None = Field(
+        None, ge=1, description="seeded random subset of at most this many per suite"
+    )
+    seed: int = Field(0, description="seed of the bootstrap and of max_prompts subsets")
+    n_resamples: int = Field(DEFAULT_RESAMPLES, ge=1, description="bootstrap resamples")
+    confidence: float = Field(0.95, gt=0, lt=1, description="interval coverage")
+
+    @field_validator("judge", "harm_judge", "helpfulness_judge")
+    @classmethod
+    def _known_judge(cls, value: str | None) -> str | None:
+        if value is not None and value not in JUDGES:
+            raise ValueError(f"unknown judge {value!r}; valid: {', '.join(JUDGES)}")
+        return value
+
+    @field_validator("suites")
+    @classmethod
+    def _some_suites(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value:
+            raise ValueError("name at least one suite")
+        return value

@@ -1,0 +1,155 @@
+"""Refuse to score a model on prompts it was trained on.
+
+The training set comes from ``--train`` files and/or a mix manifest (``--manifest``, the
+``<mix>.manifest.json`` that ``safetymix mix`` writes: its ``inputs`` name the benign set
+and the safety picks). Every suite prompt is compared with every training prompt by
+:func:`safetymix.contamination.find_overlaps` (exact after normalisation, or embedding
+cosine >= threshold).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from safetymix.contamination import EvalPrompt, find_overlaps
+from safetymix.errors import ContaminationError, DataFormatError
+from safetymix.eval.suites import EvalItem
+from safetymix.schema import Example
+
+
+def manifest_inputs(manifest: str | Path) -> list[dict[str, Any]]:
+    """The input files a mix manifest names: ``[{"role", "path", "sha256", "sha256_matches"}]``.
+
+    A relative path is looked up from the working directory, then from the manifest's
+    folder. A file whose sha256 differs from the recorded one is used with a
+    ``RuntimeWarning`` (the check then runs on what the file holds now).
+
+    Raises
+    ------
+    DataFormatError
+        Unreadable manifest, no ``inputs`` mapping, or an input file that cannot be found.
+    """
+    from safetymix.io import sha256_file
+
+    mpath = Path(manifest)
+    try:
+        data = json.loads(mpath.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataFormatError(f"cannot read the mix manifest: {exc}", path=manifest) from exc
+    inputs = data.get("inputs") if isinstance(data, dict) else None
+    if not isinstance(inputs, dict) or not inputs:
+        raise DataFormatError("the manifest has no 'inputs' mapping (is it a mix manifest?)", path=manifest)
+    out = []
+    for role, entry in inputs.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+            raise DataFormatError(f"input {role!r} has no 'path'", path=manifest, field=f"inputs.{role}")
+        candidates = [Path(entry["path"]), mpath.parent / entry["path"]]
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            tried = ", ".join(str(c) for c in candidates)
+            raise DataFormatError(
+                f"input {role!r} not found (tried {tried})", path=manifest, field=f"inputs.{role}"
+            )
+        digest = sha256_file(found)
+        matches = entry.get("sha256") in (None, digest)
+        if not matches:
+            warnings.warn(
+                f"{found} changed since the mix was written (sha256 differs from {mpath.name}); "
+                "checking contamination against its current content",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        out.append({"role": role, "path": str(found), "sha256": digest, "sha256_matches": matches})
+    return out
+
+
+def read_training_set(train: Sequence[str], manifest: str | None) -> tuple[list[Example], dict[str, Any]]:
+    """Training examples from ``train`` files and a manifest's inputs, and what was read.
+
+    Returns
+    -------
+    examples : list of Example
+    sources : dict
+        ``{"train_files": [...], "manifest": path or None, "manifest_inputs": [...]}``.
+    """
+    from safetymix.io import read_examples, sha256_file
+
+    files = [{"role": "train", "path": str(p), "sha256": sha256_file(p)} for p in train]
+    m_inputs = manifest_inputs(manifest) if manifest else []
+    examples: list[Example] = []
+    for entry in files + m_inputs:
+        # Mixed sets repeat upsampled picks; the check needs each prompt once.
+        examples += read_examples(entry["path"], allow_missing_response=True, duplicates="drop")
+    return examples, {"train_files": files, "manifest": manifest, "manifest_inputs": m_inputs}
+
+
+def check_contamination(
+    items: Sequence[EvalItem],
+    train: Sequence[str] = (),
+    manifest: str | None = None,
+    *,
+    threshold: float = 0.95,
+    embedding_model: str | None = None,
+    allow: bool = False,
+    show_progress: bool = False,
+) -> dict[str, Any]:
+    """Compare every suite prompt with the training set; raise on overlap unless allowed.
+
+    Parameters
+    ----------
+    items : sequence of EvalItem
+        The prompts to be evaluated.
+    train : sequence of str
+        Training files (any format :func:`safetymix.io.read_examples` reads).
+    manifest : str, optional
+        A mix manifest whose inputs are the training set.
+    threshold : float
+        Embedding cosine of a near duplicate (default 0.95).
+    embedding_model : str, optional
+        Model of the near-duplicate test; default the package's embedding model.
+    allow : bool
+        Record the overlaps instead of raising (``--allow-contamination``).
+
+    Returns
+    -------
+    dict
+        ``checked``, the training sources, ``n_train``, ``n_eval_prompts``, ``threshold``,
+        ``matches`` (each pair), ``n_matches``, ``overridden``, ``contaminated_suites``.
+
+    Raises
+    ------
+    ContaminationError
+        When a pair matches and ``allow`` is False.
+    """
+    if not train and not manifest:
+        return {
+            "checked": False,
+            "reason": "no --train or --manifest given",
+            "matches": [],
+            "overridden": False,
+        }
+    from safetymix.embed import DEFAULT_MODEL, Encoder
+
+    examples, sources = read_training_set(train, manifest)
+    prompts = [EvalPrompt(it.prompt, it.suite, it.index) for it in items]
+    encoder = Encoder(embedding_model or DEFAULT_MODEL, show_progress=show_progress)
+    matches = find_overlaps(examples, prompts, threshold=threshold, encode=encoder.encode)
+    report = {
+        "checked": True,
+        **sources,
+        "n_train": len(examples),
+        "n_eval_prompts": len(prompts),
+        "threshold": threshold,
+        "embedding_model": encoder.model,
+        "n_matches": len(matches),
+        "matches": matches,
+        "contaminated_suites": sorted({m["eval_source"] for m in matches}),
+        "overridden": bool(matches) and allow,
+    }
+    if matches and not allow:
+        raise ContaminationError(matches)
+    return report

@@ -1,0 +1,77 @@
+"""``refusal-classifier``: the offline embedding labeller's refusal head.
+
+:class:`~safetymix.label.behaviour.EmbeddingLabeller` ships a logistic-regression head
+that reads the first two sentences of a response (sentence embedding plus the rule cues);
+this judge applies that head alone. It needs no network: the default embedding model is
+bundled with the package.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from safetymix.embed.encoder import DEFAULT_MODEL
+from safetymix.judge.base import Judge, Verdict, check_positive
+from safetymix.label.behaviour import EmbeddingLabeller, load_heads
+from safetymix.schema import make_example
+
+
+class RefusalClassifierJudge(Judge):
+    """Refusal probability from the embedding labeller's refusal head.
+
+    ``score`` is the head's probability of refusal; ``refusal`` is ``score >= threshold``.
+    An empty response gets ``refusal=None`` and ``score=None``.
+
+    Parameters
+    ----------
+    heads_dir : str or Path, optional
+        Folder with the head files (``refusal.npz`` and its two siblings); default the
+        heads shipped with safetymix.
+    model : str
+        Embedding model; must be the heads' model (default all-MiniLM-L6-v2, bundled).
+    batch_size : int
+        Texts per embedding batch (default 64).
+    threshold : float, optional
+        Decision threshold on the probability; default the head's own, chosen on its
+        validation data by balanced accuracy.
+
+    Raises
+    ------
+    ConfigError
+        From :meth:`judge`, when the head files are missing or ``model`` is not the
+        heads' model.
+    """
+
+    name: ClassVar[str] = "refusal-classifier"
+    gives: ClassVar[tuple[str, ...]] = ("refusal", "score")
+
+    def __init__(
+        self,
+        heads_dir: str | Path | None = None,
+        model: str = DEFAULT_MODEL,
+        batch_size: int = 64,
+        threshold: float | None = None,
+    ) -> None:
+        self.heads_dir = heads_dir
+        self.model = model
+        self.batch_size = batch_size
+        self.threshold = threshold
+
+    def _judge(self, prompts: list[str], responses: list[str], *, show_progress: bool) -> list[Verdict]:
+        check_positive(batch_size=self.batch_size)
+        threshold = self.threshold
+        if threshold is None:
+            threshold = load_heads(self.heads_dir)["refusal"].threshold
+        labeller = EmbeddingLabeller(self.heads_dir, model=self.model, batch_size=self.batch_size)
+        examples = [
+            make_example(p, r, id=str(i)) for i, (p, r) in enumerate(zip(prompts, responses, strict=True))
+        ]
+        proba = labeller.predict_proba(examples, show_progress=show_progress)["refusal"]
+        out = []
+        for r, p in zip(responses, proba, strict=True):
+            if not r.strip():
+                out.append(Verdict())
+            else:
+                out.append(Verdict(refusal=bool(p >= threshold), score=float(p)))
+        return out

@@ -1,0 +1,64 @@
+"""Judges by name: one literal dict and one lookup function."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from safetymix.errors import ConfigError
+from safetymix.judge.base import Judge
+from safetymix.judge.guard import GuardJudge
+from safetymix.judge.openai_compat import OpenAIJudge
+from safetymix.judge.refusal_classifier import RefusalClassifierJudge
+from safetymix.judge.refusal_match import RefusalMatchJudge
+from safetymix.judge.reward_model import RewardModelJudge
+
+JUDGES: dict[str, type[Judge]] = {
+    "refusal-match": RefusalMatchJudge,
+    "refusal-classifier": RefusalClassifierJudge,
+    "reward-model": RewardModelJudge,
+    "guard": GuardJudge,
+    "openai": OpenAIJudge,
+}
+
+#: The judge used when none is named: offline, instant, XSTest's method.
+DEFAULT_JUDGE = "refusal-match"
+
+
+def available_judges() -> list[str]:
+    """Every valid judge name."""
+    return list(JUDGES)
+
+
+def judge_params(name: str) -> dict[str, inspect.Parameter]:
+    """The constructor parameters of judge ``name`` (for help texts and checks)."""
+    cls = JUDGES[name]
+    return {k: p for k, p in inspect.signature(cls.__init__).parameters.items() if k != "self"}
+
+
+def get_judge(name: str = DEFAULT_JUDGE, **params: Any) -> Judge:
+    """Build the judge called ``name`` with ``params``.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown name (listing every valid one), an unknown parameter (listing the
+        accepted ones), or a missing required parameter such as ``model``.
+
+    Examples
+    --------
+    >>> get_judge("refusal-match").name
+    'refusal-match'
+    """
+    if name not in JUDGES:
+        raise ConfigError(f"unknown judge {name!r}; valid: {', '.join(JUDGES)}")
+    accepted = judge_params(name)
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ConfigError(f"judge {name!r} does not take {unknown}; it takes {sorted(accepted)}")
+    missing = sorted(
+        k for k, p in accepted.items() if p.default is inspect.Parameter.empty and k not in params
+    )
+    if missing:
+        raise ConfigError(f"judge {name!r} needs {missing} (e.g. --param {missing[0]}=...)")
+    return JUDGES[name](**params)

@@ -1,0 +1,194 @@
+"""Send chat-completion requests to an OpenAI-compatible endpoint, concurrently, with retries.
+
+Shared by :class:`~safetymix.label.judge_category.JudgeCategoryLabeller` and
+:class:`~safetymix.label.guard.OpenAIGuardLabeller`; each builds its own request bodies
+and headers and reads the answers. httpx is imported only when requests are sent.
+
+Retry policy: HTTP 429, any 5xx and transport errors (connection refused, timeouts) are
+retried up to ``max_retries`` times. Retry ``n`` (from 1) waits ``backoff * 2**(n - 1)``
+seconds, or longer when the server's ``Retry-After`` header (in seconds) asks for more,
+up to :data:`MAX_RETRY_AFTER`. Any other status but 200 fails at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from safetymix.errors import SafetymixError
+
+logger = logging.getLogger(__name__)
+
+#: Longest wait, in seconds, that a ``Retry-After`` header can ask for, so a server cannot
+#: stall a run for hours.
+MAX_RETRY_AFTER = 60.0
+
+
+def is_retryable(status: int) -> bool:
+    """Whether an HTTP status is worth another try (429 and 5xx)."""
+    return status == 429 or status >= 500
+
+
+class ChatRequestError(SafetymixError, RuntimeError):
+    """A chat-completion request failed for good: a non-retryable status, or retries used up.
+
+    Attributes
+    ----------
+    url : str
+        The URL posted to.
+    tries : int
+        Requests sent, the last one included.
+    status : int or None
+        HTTP status of the last answer; None after a transport error.
+    body : str
+        The first 200 characters of the last answer's body ("" after a transport error).
+    error : Exception or None
+        The transport error of the last try (also the exception's ``__cause__``).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        tries: int,
+        *,
+        status: int | None = None,
+        body: str = "",
+        error: Exception | None = None,
+    ) -> None:
+        self.url = url
+        self.tries = tries
+        self.status = status
+        self.body = body
+        self.error = error
+        if self.retryable:
+            message = f"{url} failed after {tries} tries; last error: {self.last_error}"
+        else:
+            message = f"{url} refused the request: {self.last_error}"
+        super().__init__(message)
+
+    @property
+    def retryable(self) -> bool:
+        """True for a transport error, 429 or 5xx (so the retries ran out)."""
+        return self.status is None or is_retryable(self.status)
+
+    @property
+    def last_error(self) -> str:
+        """``"HTTP 503: '...'"`` or ``"ConnectError: ..."``."""
+        if self.status is None:
+            return f"{type(self.error).__name__}: {self.error}"
+        return f"HTTP {self.status}: {self.body!r}"
+
+
+def message_content(response: Any) -> str | None:
+    """``choices[0].message.content`` of a 200 answer (``""`` when null); None when absent."""
+    try:
+        return str(response.json()["choices"][0]["message"]["content"] or "")
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+
+
+def post_with_retries(
+    client: Any, url: str, body: Mapping[str, Any], *, max_retries: int, backoff: float
+) -> Any:
+    """POST ``body`` as JSON to ``url`` until it answers 200 (see the module retry policy).
+
+    Returns
+    -------
+    httpx.Response
+        The 200 answer.
+
+    Raises
+    ------
+    ChatRequestError
+        A non-retryable status, or ``max_retries + 1`` failed tries.
+    """
+    import httpx
+
+    for attempt in range(max_retries + 1):
+        delay = backoff * 2**attempt
+        try:
+            resp = client.post(url, json=body)
+        except httpx.TransportError as exc:
+            failure = ChatRequestError(url, attempt + 1, error=exc)
+        else:
+            if resp.status_code == 200:
+                return resp
+            failure = ChatRequestError(url, attempt + 1, status=resp.status_code, body=resp.text[:200])
+            if not failure.retryable:
+                raise failure
+            retry_after = resp.headers.get("Retry-After", "")
+            if retry_after.replace(".", "", 1).isdigit():
+                delay = max(delay, min(float(retry_after), MAX_RETRY_AFTER))
+        if attempt == max_retries:
+            raise failure from failure.error
+        logger.info("%s: try %d failed (%s); retrying in %.2fs", url, attempt + 1, failure.last_error, delay)
+        time.sleep(delay)
+    raise AssertionError("max_retries must be >= 0")  # callers validate it
+
+
+def post_chat_completions(
+    base_url: str,
+    bodies: Sequence[Mapping[str, Any]],
+    *,
+    headers: Mapping[str, str],
+    timeout: float,
+    concurrency: int,
+    max_retries: int,
+    backoff: float,
+    progress: str | None = None,
+) -> list[Any]:
+    """POST each body to ``{base_url}/chat/completions``, ``concurrency`` at a time.
+
+    Parameters
+    ----------
+    base_url : str
+        Endpoint root, e.g. ``"http://localhost:8000/v1"``.
+    bodies : sequence of dict
+        Request bodies (``model``, ``messages``, ...), sent as JSON.
+    headers : dict
+        Headers for every request (content type, authorization).
+    timeout : float
+        Seconds per request.
+    concurrency : int
+        Requests in flight at once (>= 1; callers validate it).
+    max_retries : int
+        Retries per request after the first try (>= 0).
+    backoff : float
+        First retry delay in seconds, doubled after each retry.
+    progress : str, optional
+        When given, log ``"{progress}: i/n requests"`` at INFO level every 10%.
+
+    Returns
+    -------
+    list of httpx.Response
+        The 200 answers, in the order of ``bodies``.
+
+    Raises
+    ------
+    ChatRequestError
+        The first request (in ``bodies`` order) that failed for good; requests not yet
+        started are cancelled.
+    """
+    if not bodies:
+        return []
+    import httpx
+
+    url = base_url.rstrip("/") + "/chat/completions"
+    step = max(1, len(bodies) // 10)
+    out: list[Any] = []
+    with (
+        httpx.Client(headers=dict(headers), timeout=timeout) as client,
+        ThreadPoolExecutor(max_workers=concurrency) as pool,
+    ):
+        answers = pool.map(
+            lambda body: post_with_retries(client, url, body, max_retries=max_retries, backoff=backoff),
+            bodies,
+        )
+        for resp in answers:
+            out.append(resp)
+            if progress and (len(out) == len(bodies) or len(out) % step == 0):
+                logger.info("%s: %d/%d requests", progress, len(out), len(bodies))
+    return out
