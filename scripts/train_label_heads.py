@@ -3,12 +3,30 @@
 Usage::
 
     python scripts/train_label_heads.py [--datasets ../shared/datasets] [--out src/safetymix/data/heads]
+        [--benchmark-heads benchmarks/labelling/heads | --skip-benchmark-heads]
 
-Runs in about 3 minutes on 2 CPU cores with a cold embedding cache (seconds when warm).
-Everything is seeded (``--seed``, default 0): the harmless-prompt sample, the validation
-split, and the solver (lbfgs, deterministic). No XSTest data is read, and no choice
-(features, ``C``, threshold) looks at XSTest: ``C`` and the threshold are chosen on a
-20% validation split of these training rows, stratified by source and label.
+Writes the three shipped heads to ``--out`` and, unless ``--skip-benchmark-heads``, the
+cross-fitting heads of ``benchmarks/labelling/xstest_accuracy.py`` to
+``--benchmark-heads``: ``minus-<model>/`` (one per XSTest model: the refusal head trained
+the same way without that model's 450 completions) and ``no-xstest/`` (the refusal head
+trained without any XSTest row). Each folder is a complete ``heads_dir``: its
+``harmful_request.npz`` and ``harmful_response.npz`` are copies of the shipped ones.
+Runs in a few minutes on 2 CPU cores with a cold embedding cache (about a minute when
+warm). Everything is seeded (``--seed``, default 0): the harmless-prompt sample, the
+validation split, and the solver (lbfgs, deterministic).
+
+XSTest use: only the refusal head sees XSTest, and the shipped one sees all 2,250 XSTest
+v2 completions (5 models x 450 prompts) with their human ``final_label``
+(``2_full_refusal`` and ``3_partial_refusal`` = refusal). The harmful-request and
+harmful-response heads read no XSTest data. ``C`` and the threshold are chosen by the same
+rule for every refusal head: a 20% validation split of that head's own training rows,
+stratified by source and label, where each XSTest model is its own source
+(``xstest/<model>``). A ``minus-<model>`` head therefore never sees the held-out model's
+completions, neither in fitting nor in choosing ``C`` and the threshold, so labelling
+each model with its ``minus-<model>`` head gives an honest held-out-by-model accuracy
+for the shipped recipe. Held out by model, not by prompt: the 450 prompts are shared by
+all five models, and llama2new/llama2orig and mistralguard/mistralinstruct are the same
+weights under different system prompts.
 
 Sources and labels (all under ``shared/datasets``; every file's sha256 is stored in the
 heads' metadata)
@@ -41,6 +59,10 @@ Refusal head (reads the response's first two sentences + the rule cues):
 - ``alpaca_en_demo/alpaca_en_demo.json`` and a 800-row sample of
   ``finetuning_safety_subsets/alpaca_data_safety_only.json``: Alpaca answers,
   refusal = False unless a refusal cue fires (then left out).
+- ``xstest/model_completions/xstest_v2_completions_<model>.csv`` (gpt4, llama2new,
+  llama2orig, mistralguard, mistralinstruct; 450 each): refusal = ``final_label`` is
+  ``2_full_refusal`` or ``3_partial_refusal`` (human labels). All five in the shipped
+  head, four in ``minus-<model>``, none in ``no-xstest``.
 
 The rule cues themselves (``safetymix.label.behaviour``) were checked on training
 sources only: their refusal accuracy on rows labelled by construction (harmless/actadd
@@ -76,14 +98,17 @@ import argparse
 import csv
 import json
 import logging
+import shutil
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from safetymix.embed.encoder import DEFAULT_MODEL
+from safetymix.errors import DataFormatError
 from safetymix.label.behaviour import (
     HEADS_DIR,
     RULE_FEATURES,
@@ -96,6 +121,7 @@ from safetymix.label.behaviour import (
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATASETS = REPO.parent / "shared" / "datasets"
+BENCHMARK_HEADS = REPO / "benchmarks" / "labelling" / "heads"
 
 FILES = {
     "refusal_direction_completions": "refusal_direction_completions/all_completions_labelled.jsonl",
@@ -119,6 +145,11 @@ FILES = {
 }
 N_HARMLESS = 2000
 N_ALPACA_SAFETY = 800
+XSTEST_MODELS = ("gpt4", "llama2new", "llama2orig", "mistralguard", "mistralinstruct")
+XSTEST_FILES = {m: f"xstest/model_completions/xstest_v2_completions_{m}.csv" for m in XSTEST_MODELS}
+#: XSTest's human labels: partial refusal counts as refusal (as in the XSTest paper's refusal rate).
+XSTEST_REFUSAL = {"1_full_compliance": False, "2_full_refusal": True, "3_partial_refusal": True}
+SHARED_FLAGS = ("harmful_request", "harmful_response")  # heads that never read XSTest
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
@@ -267,6 +298,37 @@ def build_training_rows(datasets: Path, seed: int = 0) -> list[dict[str, Any]]:
     return _dedupe_requests(rows)
 
 
+def xstest_rows(datasets: Path, models: Sequence[str] = XSTEST_MODELS) -> list[dict[str, Any]]:
+    """XSTest v2 completions of ``models`` as refusal-only rows, source ``xstest/<model>``.
+
+    Raises
+    ------
+    DataFormatError
+        For a ``final_label`` outside :data:`XSTEST_REFUSAL`.
+    """
+    rows = []
+    for model in models:
+        path = datasets / XSTEST_FILES[model]
+        with open(path, encoding="utf-8", newline="") as fh:
+            for lineno, r in enumerate(csv.DictReader(fh), 2):
+                if r["final_label"] not in XSTEST_REFUSAL:
+                    raise DataFormatError(
+                        f"final_label {r['final_label']!r} is not one of {sorted(XSTEST_REFUSAL)}",
+                        path=path,
+                        line=lineno,
+                        field="final_label",
+                    )
+                rows.append(
+                    _row(
+                        f"xstest/{model}",
+                        r["prompt"],
+                        r["completion"],
+                        refusal=XSTEST_REFUSAL[r["final_label"]],
+                    )
+                )
+    return rows
+
+
 def _dedupe_requests(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Keep each request-only row's prompt once (the first source wins), so that no prompt
     sits on both sides of the validation split."""
@@ -282,19 +344,99 @@ def _dedupe_requests(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def source_files(datasets: Path) -> dict[str, dict[str, str]]:
+def source_files(datasets: Path, xstest_models: Sequence[str] = ()) -> dict[str, dict[str, str]]:
     """Every file read, with its path relative to ``datasets`` and its sha256."""
-    return {k: {"path": v, "sha256": file_sha256(datasets / v)} for k, v in FILES.items()}
+    files = dict(FILES) | {f"xstest_{m}": XSTEST_FILES[m] for m in xstest_models}
+    return {k: {"path": v, "sha256": file_sha256(datasets / v)} for k, v in files.items()}
+
+
+def _label_counts(rows: Sequence[dict[str, Any]], flags: Sequence[str]) -> dict[str, dict[str, int]]:
+    counts: dict[str, dict[str, int]] = {}
+    for r in rows:
+        for flag in flags:
+            if r[flag] is not None:
+                c = counts.setdefault(r["source"], {})
+                key = f"{flag}={int(r[flag])}"
+                c[key] = c.get(key, 0) + 1
+    return counts
+
+
+def _description() -> str:
+    return (__doc__ or "").split("Sources and labels")[1].strip()
+
+
+def train_refusal_head(
+    rows: Sequence[dict[str, Any]],
+    datasets: Path,
+    out: Path,
+    *,
+    xstest_models: Sequence[str],
+    model: str = DEFAULT_MODEL,
+    seed: int = 0,
+    show_progress: bool = False,
+) -> dict[str, Any]:
+    """Train ``out/refusal.npz`` on ``rows`` plus the XSTest completions of ``xstest_models``.
+
+    The metadata records which XSTest models were used (``xstest_models``), which were held
+    out (``xstest_held_out``) and how ``C`` and the threshold were chosen.
+    """
+    held_out = [m for m in XSTEST_MODELS if m not in xstest_models]
+    train_rows = list(rows) + xstest_rows(datasets, xstest_models)
+    xstest_meta = {
+        "xstest_used": bool(xstest_models),
+        "xstest_models": list(xstest_models),
+        "xstest_held_out": held_out,
+        "xstest_label_rule": "refusal = final_label in (2_full_refusal, 3_partial_refusal)",
+        "hyperparameter_rule": (
+            "C and threshold by balanced accuracy on a 20% validation split of this head's training "
+            "rows, stratified by (source, label); each XSTest model is its own source, so held-out "
+            "models take no part in the choice"
+        ),
+    }
+    report = train_behaviour_heads(
+        train_rows,
+        out,
+        model=model,
+        flags=("refusal",),
+        seed=seed,
+        description=_description(),
+        metadata={
+            "trained_by": "scripts/train_label_heads.py",
+            **xstest_meta,
+            "source_files": source_files(datasets, xstest_models),
+            "label_counts_by_source": _label_counts(train_rows, ("refusal",)),
+        },
+        show_progress=show_progress,
+    )
+    return report["refusal"]
 
 
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS, help="shared/datasets folder")
-    parser.add_argument("--out", type=Path, default=HEADS_DIR, help="where to write the .npz heads")
+    parser.add_argument("--out", type=Path, default=HEADS_DIR, help="where to write the shipped .npz heads")
+    parser.add_argument(
+        "--benchmark-heads",
+        type=Path,
+        default=BENCHMARK_HEADS,
+        help="where to write the minus-<model>/ and no-xstest/ head folders",
+    )
+    parser.add_argument("--skip-benchmark-heads", action="store_true", help="write only the shipped heads")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="embedding model (default all-MiniLM-L6-v2)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--show-progress", action="store_true")
     return parser
+
+
+def _print_report(name: str, flag: str, info: dict[str, Any]) -> None:
+    v = info["validation"]
+    print(
+        f"{name:22s} {flag:17s} rows={info['rows']:5d} pos={info['positives']:5d} C={info['C']:<4} "
+        f"thr={info['threshold']:.2f} val_bal_acc={v['balanced_accuracy']:.4f} "
+        f"val_acc={v['accuracy']:.4f}"
+    )
+    for s, d in v["per_source"].items():
+        print(f"    {s:34s} n={d['n']:4d} acc={d['accuracy']:.3f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -302,39 +444,46 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     start = time.time()
     rows = build_training_rows(args.datasets, seed=args.seed)
-    counts: dict[str, dict[str, int]] = {}
-    for r in rows:
-        c = counts.setdefault(r["source"], {})
-        for flag in ("refusal", "harmful_request", "harmful_response"):
-            if r[flag] is not None:
-                key = f"{flag}={int(r[flag])}"
-                c[key] = c.get(key, 0) + 1
+    common = {"model": args.model, "seed": args.seed, "show_progress": args.show_progress}
+
+    # Harmful-request and harmful-response heads: no XSTest (the same heads as before).
     report = train_behaviour_heads(
         rows,
         args.out,
-        model=args.model,
-        seed=args.seed,
-        description=(__doc__ or "").split("Sources and labels")[1].strip(),
+        flags=SHARED_FLAGS,
+        description=_description(),
         metadata={
             "trained_by": "scripts/train_label_heads.py",
             "xstest_used": False,
             "source_files": source_files(args.datasets),
-            "label_counts_by_source": counts,
+            "label_counts_by_source": _label_counts(rows, SHARED_FLAGS),
         },
-        show_progress=args.show_progress,
+        **common,
     )
     for flag, info in report.items():
-        v = info["validation"]
-        print(
-            f"{flag:17s} rows={info['rows']:5d} pos={info['positives']:5d} C={info['C']:<4} "
-            f"thr={info['threshold']:.2f} val_bal_acc={v['balanced_accuracy']:.4f} "
-            f"val_acc={v['accuracy']:.4f}"
-        )
-        for s, d in v["per_source"].items():
-            print(f"    {s:34s} n={d['n']:4d} acc={d['accuracy']:.3f}")
-    print(
-        f"wrote {', '.join(sorted(str(args.out / f'{f}.npz') for f in report))} in {time.time() - start:.0f}s"
-    )
+        _print_report("shipped", flag, info)
+    written = [args.out / f"{f}.npz" for f in SHARED_FLAGS]
+
+    # Refusal heads: shipped (all XSTest), then one per held-out model, then none.
+    variants: dict[str, tuple[Path, tuple[str, ...]]] = {"shipped": (args.out, XSTEST_MODELS)}
+    if not args.skip_benchmark_heads:
+        for held in XSTEST_MODELS:
+            variants[f"minus-{held}"] = (
+                args.benchmark_heads / f"minus-{held}",
+                tuple(m for m in XSTEST_MODELS if m != held),
+            )
+        variants["no-xstest"] = (args.benchmark_heads / "no-xstest", ())
+    for name, (out, models) in variants.items():
+        info = train_refusal_head(rows, args.datasets, out, xstest_models=models, **common)
+        _print_report(name, "refusal", info)
+        written.append(out / "refusal.npz")
+        if out != args.out:  # a complete heads_dir: the shared heads are copies of the shipped ones
+            for flag in SHARED_FLAGS:
+                shutil.copyfile(args.out / f"{flag}.npz", out / f"{flag}.npz")
+                written.append(out / f"{flag}.npz")
+    print(f"wrote {len(written)} head files in {time.time() - start:.0f}s:")
+    for path in written:
+        print(f"    {path}")
     return 0
 
 

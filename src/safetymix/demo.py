@@ -14,7 +14,8 @@ from pathlib import Path
 from safetymix.embed import Encoder
 from safetymix.io import read_examples, write_examples
 from safetymix.label import label_pool
-from safetymix.label.category import EmbeddingCategoryLabeller, load_taxonomy
+from safetymix.label.category import EmbeddingCategoryLabeller
+from safetymix.label.taxonomy import load_taxonomy
 from safetymix.mix import MixConfig, run_mix
 from safetymix.select import Pool, available_strategies, get_strategy, picked_examples
 

@@ -6,6 +6,7 @@ import csv
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -121,11 +122,16 @@ def test_shipped_heads_load_with_the_right_shapes():
     for flag, head in heads.items():
         assert head.model == DEFAULT_MODEL
         assert 0.0 < head.threshold < 1.0
-        assert head.metadata["xstest_used"] is False
         assert head.metadata["flag"] == flag
         files = head.metadata["source_files"]
         assert len(files["advbench"]["sha256"]) == 64
-        assert not any("xstest" in f["path"] for f in files.values())
+        # Only the refusal head reads XSTest, and then all five models' completions.
+        xstest_files = {f["path"] for f in files.values() if "xstest" in f["path"]}
+        assert head.metadata["xstest_used"] is (flag == "refusal")
+        assert len(xstest_files) == (len(XSTEST_MODELS) if flag == "refusal" else 0)
+    meta = heads["refusal"].metadata
+    assert meta["xstest_models"] == list(XSTEST_MODELS) and meta["xstest_held_out"] == []
+    assert meta["label_counts_by_source"]["xstest/gpt4"] == {"refusal=0": 230, "refusal=1": 220}
 
 
 def test_heads_apply_without_sklearn():
@@ -150,6 +156,51 @@ def test_head_file_errors(tmp_path):
         EmbeddingLabeller(model="some/other-model").label([make_example("a", "b")])
 
 
+# --- cross-fitting heads of benchmarks/labelling/xstest_accuracy.py --------------------
+
+BENCHMARK_HEADS = Path(__file__).resolve().parents[2] / "benchmarks" / "labelling" / "heads"
+FOLDS = {f"minus-{m}": [x for x in XSTEST_MODELS if x != m] for m in XSTEST_MODELS} | {"no-xstest": []}
+
+
+@pytest.mark.parametrize(("folder", "seen"), FOLDS.items())
+def test_benchmark_heads_are_complete_and_hold_out_what_they_say(folder, seen):
+    heads = load_heads(BENCHMARK_HEADS / folder)
+    shipped = load_heads()
+    meta = heads["refusal"].metadata
+    assert meta["xstest_used"] is bool(seen)
+    assert meta["xstest_models"] == seen
+    assert meta["xstest_held_out"] == [m for m in XSTEST_MODELS if m not in seen]
+    assert {k for k in meta["label_counts_by_source"] if k.startswith("xstest/")} == {
+        f"xstest/{m}" for m in seen
+    }
+    # The same procedure as the shipped refusal head: features, split, grid, choice rule.
+    same = ("views", "rule_features", "seed", "validation_fraction", "c_grid", "hyperparameter_rule")
+    assert {k: meta[k] for k in same} == {k: shipped["refusal"].metadata[k] for k in same}
+    assert heads["refusal"].coef.shape == shipped["refusal"].coef.shape
+    for flag in ("harmful_request", "harmful_response"):  # copies of the shipped heads
+        assert (BENCHMARK_HEADS / folder / f"{flag}.npz").read_bytes() == (
+            HEADS_DIR / f"{flag}.npz"
+        ).read_bytes()
+
+
+def test_label_cli_heads_option(tmp_path, capsys):
+    from safetymix.cli.main import main
+
+    src = tmp_path / "p.jsonl"
+    src.write_text('{"instruction": "a", "output": "b"}\n', encoding="utf-8")
+    out = str(tmp_path / "o.jsonl")
+    assert (
+        main(["label", str(src), "--out", out, "--behaviour-labeller", "rules", "--heads", str(tmp_path)])
+        == 1
+    )
+    assert "--heads applies only to --behaviour-labeller embedding, got 'rules'" in capsys.readouterr().err
+    # Passed on to EmbeddingLabeller(heads_dir=...): an empty folder has no heads.
+    assert (
+        main(["label", str(src), "--out", out, "--category-labeller", "none", "--heads", str(tmp_path)]) == 1
+    )
+    assert f"no harmful_request head at {tmp_path / 'harmful_request.npz'}" in capsys.readouterr().err
+
+
 @pytest.fixture(scope="module")
 def labeller():
     return EmbeddingLabeller()
@@ -170,6 +221,8 @@ def xstest_subset(datasets):
 
 
 def test_embedding_labeller_on_xstest_subset(labeller, xstest_subset):
+    # A smoke test: the shipped refusal head was trained on these completions (the held-out
+    # accuracy comes from benchmarks/labelling/xstest_accuracy.py).
     examples, gold = xstest_subset
     assert len(examples) == 200
     flags = labeller.label(examples)

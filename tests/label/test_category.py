@@ -1,4 +1,4 @@
-"""Tests for safetymix.label.category and safetymix.label.mappings.
+"""Tests for safetymix.label.category (the embedding route) and the bundled demo data.
 
 The embedding cache points at a temp folder for the whole session (tests/conftest.py).
 """
@@ -6,30 +6,16 @@ The embedding cache points at a temp folder for the whole session (tests/conftes
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 
 import numpy as np
 import pytest
 
-from safetymix.errors import ConfigError, DataFormatError, SafetymixError
-from safetymix.label.category import (
-    EmbeddingCategoryLabeller,
-    JudgeCategoryLabeller,
-    Taxonomy,
-    available_taxonomies,
-    load_reference,
-    load_taxonomy,
-    parse_category_list,
-)
-from safetymix.label.mappings import (
-    CATEGORY_MAPPINGS,
-    COCONOT_TO_BEAVERTAILS,
-    GARAK_INTENT_TO_BEAVERTAILS,
-    HARMBENCH_TO_BEAVERTAILS,
-    mapped_categories,
-)
+import safetymix.label.category as category
+from safetymix.errors import ConfigError
+from safetymix.label import judge_category, taxonomy
+from safetymix.label.category import EmbeddingCategoryLabeller
+from safetymix.label.taxonomy import load_reference, load_taxonomy
 from safetymix.schema import BEAVERTAILS_CATEGORIES, CANONICAL_FIELDS, Example, make_example
 
 # One hand-written prompt per category, written for this test: not in the taxonomy
@@ -66,87 +52,14 @@ def _demo(name):
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-# ----------------------------------------------------------------------------- taxonomy
-
-
-def test_bundled_taxonomy_has_14_categories_with_examples():
-    tax = load_taxonomy()
-    assert "beavertails" in available_taxonomies()
-    assert tax.name == "beavertails"
-    assert tax.names == BEAVERTAILS_CATEGORIES
-    assert len(tax) == 14
-    assert all(len(ex) >= 10 for ex in tax.examples)
-    assert all(len(d.split()) >= 10 for d in tax.descriptions)
-    flat = [e for ex in tax.examples for e in ex]
-    assert len(flat) == len(set(flat))
-    assert load_taxonomy(tax) is tax
-    assert Taxonomy.from_dict(tax.to_dict()).names == tax.names
-
-
-def _write(tmp_path, data, name="tax.json"):
-    path = tmp_path / name
-    path.write_text(data if isinstance(data, str) else json.dumps(data))
-    return path
-
-
-@pytest.mark.parametrize(
-    ("doc", "field", "match"),
-    [
-        ({"categories": [{"name": "a", "description": "x"}]}, "name", "non-empty string"),
-        ({"name": "t", "categories": []}, "categories", "non-empty list"),
-        (
-            {"name": "t", "categories": [{"name": "a", "description": "x"}, {"name": "b"}]},
-            "categories[1].description",
-            "string",
-        ),
-        (
-            {
-                "name": "t",
-                "categories": [{"name": "a", "description": "x"}, {"name": "a", "description": "y"}],
-            },
-            "categories[1].name",
-            "duplicate",
-        ),
-        (
-            {"name": "t", "categories": [{"name": "a", "description": "x", "examples": ["ok", 3]}]},
-            "categories[0].examples[1]",
-            "non-empty string",
-        ),
-        (
-            {"name": "t", "categories": [{"name": "a", "description": "x", "exampels": []}]},
-            "categories[0].exampels",
-            "unknown key",
-        ),
-        (
-            {"name": "t", "categories": [{"name": "a", "description": ""}]},
-            "categories[0].description",
-            "description or at least one example",
-        ),
-        (
-            {"name": "t", "categories": [{"name": "a", "description": "x"}], "version": 2},
-            "version",
-            "unknown key",
-        ),
-    ],
-)
-def test_bad_taxonomy_names_file_and_field(tmp_path, doc, field, match):
-    path = _write(tmp_path, doc)
-    with pytest.raises(DataFormatError, match=match) as info:
-        load_taxonomy(path)
-    assert info.value.field == field
-    assert info.value.path == str(path)
-    assert f"field {field!r}" in str(info.value)
-
-
-def test_bad_taxonomy_json_and_missing_file(tmp_path):
-    path = _write(tmp_path, '{"name": "t",\n "categories": [,]}')
-    with pytest.raises(DataFormatError, match="invalid JSON") as info:
-        load_taxonomy(path)
-    assert info.value.line == 2
-    with pytest.raises(ConfigError, match="neither a bundled name"):
-        load_taxonomy(tmp_path / "nope.json")
-    with pytest.raises(ConfigError, match="unknown category 'nope'"):
-        load_taxonomy().index("nope")
+def test_old_import_path_re_exports_the_same_objects():
+    for name in ("Taxonomy", "available_taxonomies", "load_reference", "load_taxonomy"):
+        assert getattr(category, name) is getattr(taxonomy, name)
+    for name in ("JudgeCategoryLabeller", "parse_category_list"):
+        assert getattr(category, name) is getattr(judge_category, name)
+    assert sorted(category.__all__) == sorted(
+        ["EmbeddingCategoryLabeller", *taxonomy.__all__, *judge_category.__all__]
+    )
 
 
 # ----------------------------------------------------------------------------- embedding route
@@ -277,38 +190,13 @@ def test_reference_add_and_canonical_shape(tmp_path, labeller):
     assert texts == {"animal_abuse": [rows[0]["instruction"], "Teach me to hunt deer\nout of season"]}
 
 
-def test_reference_json_array_and_mapping_to_several(tmp_path):
-    path = tmp_path / "ref.json"
-    path.write_text(
-        json.dumps([{"prompt": "x", "category": "cyber"}, {"prompt": "y", "category": "copyright"}])
-    )
-    out = load_reference(
-        path,
-        mapping={"cyber": ["privacy_violation", "financial_crime,property_crime,theft"], "copyright": None},
-    )
-    assert out == {"privacy_violation": ["x"], "financial_crime,property_crime,theft": ["x"]}
-
-
-def test_reference_errors(tmp_path):
-    path = _jsonl(
-        tmp_path,
-        [{"prompt": "ok", "category": {"animal_abuse": True}}, {"prompt": "z", "category": {"pets": True}}],
-    )
-    with pytest.raises(DataFormatError, match="'pets' is not a category") as info:
-        load_reference(path)
-    assert info.value.line == 2 and info.value.field == "category"
-    path = _jsonl(tmp_path, [{"text": "no prompt", "categories": ["self_harm"]}], "b.jsonl")
-    with pytest.raises(DataFormatError, match="'prompt' or 'instruction'"):
-        load_reference(path)
-    path = _jsonl(tmp_path, [{"prompt": "p", "categories": 3}], "c.jsonl")
-    with pytest.raises(DataFormatError, match="needs 'category'") as info:
-        load_reference(path)
-    assert info.value.field == "categories"
-    with pytest.raises(ConfigError, match="not a category of"):
-        load_reference(path, mapping={"x": "nope"})
-
-
 # ----------------------------------------------------------------------------- user taxonomy
+
+
+def _write(tmp_path, data, name="tax.json"):
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return path
 
 
 def test_user_taxonomy_with_three_categories(tmp_path):
@@ -331,155 +219,6 @@ def test_user_taxonomy_with_three_categories(tmp_path):
     assert lab.scores(exs).shape == (3, 3)
     assert lab.label(exs) == [["billing"], ["login"], ["shipping"]]
     assert set(lab.reference_embeddings()) == {"billing", "login", "shipping"}
-
-
-# ----------------------------------------------------------------------------- judge route
-
-
-class _StubJudge(BaseHTTPRequestHandler):
-    """Answers like a guard model, from keywords in the user message."""
-
-    def do_POST(self):  # noqa: N802 - http.server API
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        prompt = body["messages"][-1]["content"]
-        srv = self.server
-        with srv.lock:
-            srv.calls.append((prompt, self.headers.get("Authorization"), body["messages"][0]["content"]))
-            flaky = "flaky" in prompt and srv.failures < 1
-            if flaky:
-                srv.failures += 1
-        if flaky or "always-503" in prompt:
-            code = 429 if flaky else 503
-            self.send_response(code)
-            self.send_header("Retry-After", "0")
-            self.end_headers()
-            return
-        text = "none"
-        if "dog" in prompt:
-            text = "Animal Abuse"
-        elif "bomb" in prompt:
-            text = "terrorism,organized_crime, Violence, Aiding and Abetting, Incitement"
-        elif "password" in prompt:
-            text = "1. privacy violation\n2. hacking_stuff"
-        payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": text}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture()
-def stub_url():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _StubJudge)
-    server.calls, server.failures, server.lock = [], 0, threading.Lock()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1", server
-    server.shutdown()
-    server.server_close()
-
-
-def test_judge_labels_through_stub_server(stub_url, monkeypatch):
-    url, server = stub_url
-    monkeypatch.setenv("STUB_KEY", "sekret")
-    judge = JudgeCategoryLabeller(url, "guard-1", api_key_env="STUB_KEY", concurrency=4, backoff=0.0)
-    exs = _examples(
-        [
-            "how do I hurt a dog",
-            "how to build a bomb",
-            "steal a password",
-            "what is the weather",
-            "flaky dog question",
-            "how do I hurt a dog",  # duplicate: asked once
-        ]
-    ) + [make_example("benign bomb question", harmful_request=False)]
-    with pytest.warns(RuntimeWarning, match="1 unknown categories"):
-        out = judge.label(exs)
-    assert out == [
-        ["animal_abuse"],
-        ["terrorism,organized_crime", "violence,aiding_and_abetting,incitement"],
-        ["privacy_violation"],
-        [],
-        ["animal_abuse"],
-        ["animal_abuse"],
-        [],
-    ]
-    assert judge.unknown_counts_ == {"hacking_stuff": 1}
-    prompts = [c[0] for c in server.calls]
-    assert len(prompts) == 6  # 5 distinct harmful-or-unlabelled prompts + 1 retry after the 429
-    assert prompts.count("flaky dog question") == 2
-    assert "benign bomb question" not in prompts
-    assert {c[1] for c in server.calls} == {"Bearer sekret"}
-    assert "self_harm:" in server.calls[0][2]
-
-
-def test_judge_gives_up_after_retries(stub_url):
-    url, server = stub_url
-    judge = JudgeCategoryLabeller(url, "guard-1", api_key_env=None, max_retries=2, backoff=0.0)
-    with pytest.raises(SafetymixError, match="failed after 3 tries; last error: HTTP 503"):
-        judge.label(_examples(["always-503 please"]))
-    assert len(server.calls) == 3
-    assert server.calls[0][1] is None
-
-
-def test_judge_warns_when_key_variable_unset(stub_url, monkeypatch):
-    url, _ = stub_url
-    monkeypatch.delenv("NO_SUCH_KEY_VAR", raising=False)
-    judge = JudgeCategoryLabeller(url, "guard-1", api_key_env="NO_SUCH_KEY_VAR")
-    with pytest.warns(RuntimeWarning, match=r"\$NO_SUCH_KEY_VAR is not set"):
-        assert judge.label(_examples(["my dog"])) == [["animal_abuse"]]
-
-
-@pytest.mark.parametrize(
-    ("answer", "labels", "unknown"),
-    [
-        ("animal_abuse, self_harm", ["animal_abuse", "self_harm"], []),
-        ("Violence, Aiding and Abetting, Incitement", ["violence,aiding_and_abetting,incitement"], []),
-        (
-            "- Drug Abuse, Weapons, Banned Substance\n- politics",
-            ["drug_abuse,weapons,banned_substance", "controversial_topics,politics"],
-            [],
-        ),
-        ("None", [], []),
-        ("Categories: privacy_violation and self-harm.", ["privacy_violation", "self_harm"], []),
-        (
-            "<think>maybe child_abuse?</think>theft, cybercrime",
-            ["financial_crime,property_crime,theft"],
-            ["cybercrime"],
-        ),
-        ("self_harm, self_harm", ["self_harm"], []),
-    ],
-)
-def test_parse_category_list(answer, labels, unknown):
-    assert parse_category_list(answer, BEAVERTAILS_CATEGORIES) == (labels, unknown)
-
-
-# ----------------------------------------------------------------------------- mappings
-
-
-def test_mappings_target_beavertails_only():
-    valid = set(BEAVERTAILS_CATEGORIES)
-    for mapping in CATEGORY_MAPPINGS.values():
-        for target in mapping.values():
-            assert target is None or (target and target <= valid)
-    assert HARMBENCH_TO_BEAVERTAILS["copyright"] is None
-    assert COCONOT_TO_BEAVERTAILS["copyright violations"] is None
-    assert COCONOT_TO_BEAVERTAILS["privacy violations"] == {"privacy_violation"}
-    assert set(HARMBENCH_TO_BEAVERTAILS) == {
-        "chemical_biological", "illegal", "misinformation_disinformation", "harmful",
-        "harassment_bullying", "cybercrime_intrusion", "copyright",
-    }  # fmt: skip
-    assert mapped_categories(GARAK_INTENT_TO_BEAVERTAILS, ["S006sh", "S004lewd"]) == {
-        "self_harm",
-        "sexually_explicit,adult_content",
-    }
-    assert mapped_categories(GARAK_INTENT_TO_BEAVERTAILS, ["C006"]) is None
-    with pytest.raises(KeyError, match="S999"):
-        mapped_categories(GARAK_INTENT_TO_BEAVERTAILS, ["S999"])
 
 
 # ----------------------------------------------------------------------------- demo data

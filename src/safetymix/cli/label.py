@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from safetymix.cli.options import console, handle_errors
-from safetymix.errors import SafetymixError
+from safetymix.errors import ConfigError, SafetymixError
 
 
 def gold_refusal(value: object) -> bool | None:
@@ -37,6 +37,9 @@ def label_command(
     gold: str = typer.Option(
         None, help="field with a human refusal label: print refusal accuracy against it"
     ),
+    heads: Path = typer.Option(
+        None, help="folder of head .npz files for the embedding labeller (default: the shipped heads)"
+    ),
 ) -> None:
     """Label POOL and write OUT; with --gold, also print refusal accuracy against human labels."""
     from safetymix.io import read_examples, write_examples
@@ -45,6 +48,12 @@ def label_command(
 
     examples = read_examples(pool)
     params = {k: v for k, v in {"model": model, "base_url": base_url}.items() if v is not None}
+    if heads is not None:
+        if behaviour_labeller != "embedding":
+            raise ConfigError(
+                f"--heads applies only to --behaviour-labeller embedding, got {behaviour_labeller!r}"
+            )
+        params["heads_dir"] = heads
     beh = get_behaviour_labeller(behaviour_labeller, **params)
     if category_labeller == "none":
         cat = None

@@ -485,8 +485,8 @@ class Head:
 
 
 def save_head(path: Path, head: Head) -> None:
-    """Write a head as an ``.npz`` of plain arrays (no pickle)."""
-    np.savez(
+    """Write a head as a compressed ``.npz`` of plain arrays (no pickle)."""
+    np.savez_compressed(  # the metadata JSON is stored as UTF-32, which compresses ~5x
         path,
         coef=head.coef.astype(np.float32),
         intercept=np.float64(head.intercept),
@@ -614,8 +614,10 @@ class EmbeddingLabeller(BehaviourLabeller):
     :func:`train_behaviour_heads`: ``refusal`` reads the response head (first two
     sentences) plus the rule cues, ``harmful_request`` reads the request, and
     ``harmful_response`` reads both. The shipped heads were trained by
-    ``scripts/train_label_heads.py`` on public data that excludes XSTest (their
-    metadata lists sources, sha256s and validation scores).
+    ``scripts/train_label_heads.py`` on public data; only the refusal head also saw the
+    2,250 human-labelled XSTest v2 completions (their metadata lists sources, sha256s,
+    XSTest use and validation scores). Its held-out-by-model XSTest accuracy comes from
+    the ``benchmarks/labelling/heads/minus-<model>`` heads.
 
     Parameters
     ----------

@@ -22,20 +22,16 @@ is ``"unknown"``), never an exception; the labeller warns with the count.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
-import time
 import warnings
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 from safetymix.errors import ConfigError, MissingDependencyError, SafetymixError
 from safetymix.label.behaviour import BehaviourFlags, BehaviourLabeller
+from safetymix.label.chat_http import ChatRequestError, message_content, post_chat_completions
 from safetymix.schema import Example
-
-logger = logging.getLogger(__name__)
 
 #: WildGuard's instruction (allenai/wildguard, wildguard/utils.py), without chat markup.
 WILDGUARD_INSTRUCTION = (
@@ -227,7 +223,8 @@ class OpenAIGuardLabeller(BehaviourLabeller):
     Each example becomes one ``POST {base_url}/chat/completions`` whose single user
     message is WildGuard's instruction (the server applies the chat template). Requests
     run ``concurrency`` at a time; 429 and 5xx answers and transport errors are retried
-    with exponential backoff (``Retry-After`` is honoured).
+    with exponential backoff (``Retry-After`` is honoured; see
+    :mod:`safetymix.label.chat_http`).
 
     Parameters
     ----------
@@ -298,44 +295,6 @@ class OpenAIGuardLabeller(BehaviourLabeller):
             headers["Authorization"] = f"Bearer {key}"
         return headers
 
-    def _complete(self, client: Any, content: str) -> str:
-        import httpx
-
-        body = {
-            "model": self.model,
-            "messages": [{"role": "user", "content": content}],
-            "temperature": 0.0,
-            "max_tokens": self.max_tokens,
-        }
-        url = self.base_url.rstrip("/") + "/chat/completions"
-        for attempt in range(self.max_retries + 1):
-            last = attempt == self.max_retries
-            try:
-                resp = client.post(url, json=body)
-            except httpx.TransportError as exc:
-                if last:
-                    raise GuardRequestError(f"{url}: {type(exc).__name__} after {attempt + 1} tries") from exc
-                delay = self.backoff * 2**attempt
-            else:
-                if resp.status_code == 200:
-                    try:
-                        return str(resp.json()["choices"][0]["message"]["content"] or "")
-                    except (ValueError, KeyError, IndexError, TypeError):
-                        return ""  # counted as a parse failure, like any malformed answer
-                retryable = resp.status_code == 429 or resp.status_code >= 500
-                if not retryable or last:
-                    raise GuardRequestError(
-                        f"{url} answered HTTP {resp.status_code} after {attempt + 1} tries: "
-                        f"{resp.text[:200]!r}"
-                    )
-                delay = self.backoff * 2**attempt
-                retry_after = resp.headers.get("retry-after", "")
-                if retry_after.replace(".", "", 1).isdigit():
-                    delay = max(delay, float(retry_after))
-            logger.info("guard request failed (try %d), retrying in %.1fs", attempt + 1, delay)
-            time.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
-
     def label(self, examples: Sequence[Example], *, show_progress: bool = False) -> list[BehaviourFlags]:
         if self.concurrency < 1 or self.max_retries < 0:
             raise ConfigError(
@@ -344,13 +303,33 @@ class OpenAIGuardLabeller(BehaviourLabeller):
             )
         if not examples:
             return []
-        import httpx
-
         headers = self._headers()
-        contents = [format_guard_prompt(ex, self.instruction) for ex in examples]
-        with (
-            httpx.Client(headers=headers, timeout=self.timeout) as client,
-            ThreadPoolExecutor(max_workers=self.concurrency) as pool,
-        ):
-            answers = list(pool.map(lambda c: self._complete(client, c), contents))
+        bodies = [
+            {
+                "model": self.model,
+                "messages": [{"role": "user", "content": format_guard_prompt(ex, self.instruction)}],
+                "temperature": 0.0,
+                "max_tokens": self.max_tokens,
+            }
+            for ex in examples
+        ]
+        try:
+            responses = post_chat_completions(
+                self.base_url,
+                bodies,
+                headers=headers,
+                timeout=self.timeout,
+                concurrency=self.concurrency,
+                max_retries=self.max_retries,
+                backoff=self.backoff,
+                progress="guard" if show_progress else None,
+            )
+        except ChatRequestError as exc:
+            if exc.status is None:
+                msg = f"{exc.url}: {type(exc.error).__name__} after {exc.tries} tries"
+            else:
+                msg = f"{exc.url} answered HTTP {exc.status} after {exc.tries} tries: {exc.body!r}"
+            raise GuardRequestError(msg) from exc.error
+        # A 200 without message content counts as a parse failure, like any malformed answer.
+        answers = [message_content(resp) or "" for resp in responses]
         return _parse_all(answers, f"OpenAIGuardLabeller({self.model})")

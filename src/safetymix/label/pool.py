@@ -50,27 +50,35 @@ def label_pool(
         ``behaviour_labelled``, ``categories_labelled`` (counts), the labeller names, and
         the behaviour distribution afterwards.
     """
-    out = [dataclasses.replace(e, categories=list(e.categories) if e.categories is not None else None) for e in examples]
-    need_b = [] if behaviour_labeller is None else [i for i, e in enumerate(out) if overwrite or e.behaviour is None]
-    need_c = [] if category_labeller is None else [i for i, e in enumerate(out) if overwrite or e.categories is None]
+    out = [
+        dataclasses.replace(e, categories=list(e.categories) if e.categories is not None else None)
+        for e in examples
+    ]
+    need_b: list[int] = []
+    need_c: list[int] = []
+    if behaviour_labeller is not None:
+        need_b = [i for i, e in enumerate(out) if overwrite or e.behaviour is None]
+    if category_labeller is not None:
+        need_c = [i for i, e in enumerate(out) if overwrite or e.categories is None]
     report: dict[str, Any] = {"behaviour_labelled": len(need_b), "categories_labelled": len(need_c)}
     if need_b:
-        labeller = (
-            get_behaviour_labeller(behaviour_labeller) if isinstance(behaviour_labeller, str) else behaviour_labeller
-        )
+        labeller = behaviour_labeller
+        if isinstance(labeller, str):
+            labeller = get_behaviour_labeller(labeller)
         report["behaviour_labeller"] = getattr(labeller, "name", type(labeller).__name__)
         flags = labeller.label([out[i] for i in need_b], show_progress=show_progress)
-        for i, f in zip(need_b, flags):
+        for i, f in zip(need_b, flags, strict=True):
             e = out[i]
-            e.harmful_request, e.refusal, e.harmful_response = f.harmful_request, f.refusal, f.harmful_response
+            e.harmful_request, e.refusal = f.harmful_request, f.refusal
+            e.harmful_response = f.harmful_response
             e.behaviour = behaviour_from_flags(f.harmful_request, f.refusal)
     if need_c:
-        labeller = (
-            get_category_labeller(category_labeller) if isinstance(category_labeller, str) else category_labeller
-        )
+        labeller = category_labeller
+        if isinstance(labeller, str):
+            labeller = get_category_labeller(labeller)
         report["category_labeller"] = getattr(labeller, "name", type(labeller).__name__)
         cats = labeller.label([out[i] for i in need_c], show_progress=show_progress)
-        for i, c in zip(need_c, cats):
+        for i, c in zip(need_c, cats, strict=True):
             out[i].categories = list(c)
     report["behaviour_counts"] = dict(sorted(Counter(e.behaviour for e in out).items()))
     return out, report

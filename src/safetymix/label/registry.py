@@ -11,8 +11,9 @@ from typing import Any
 
 from safetymix.errors import ConfigError
 from safetymix.label.behaviour import EmbeddingLabeller, RulesLabeller
-from safetymix.label.category import EmbeddingCategoryLabeller, JudgeCategoryLabeller
+from safetymix.label.category import EmbeddingCategoryLabeller
 from safetymix.label.guard import GuardLabeller, OpenAIGuardLabeller
+from safetymix.label.judge_category import JudgeCategoryLabeller
 
 BEHAVIOUR_LABELLERS: dict[str, type] = {
     "rules": RulesLabeller,

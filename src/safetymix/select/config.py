@@ -90,8 +90,9 @@ def run_select(
     from safetymix.embed import Encoder
     from safetymix.io import read_examples, sha256_file
     from safetymix.label import label_pool
-    from safetymix.label.category import EmbeddingCategoryLabeller, load_taxonomy
+    from safetymix.label.category import EmbeddingCategoryLabeller
     from safetymix.label.registry import get_behaviour_labeller, get_category_labeller
+    from safetymix.label.taxonomy import load_taxonomy
     from safetymix.select import picked_examples
 
     strategy = get_strategy(

@@ -1,0 +1,174 @@
+"""Data of the forgetting benchmark: splits, the labelled selection pool, and the picks.
+
+Everything is read with :mod:`safetymix.io` from the shared datasets folder; nothing is
+copied into the repository. Splits are fixed by one seed (``split_seed``) and are disjoint:
+
+- stage 1 ("alignment"): ``n_benign`` Alpaca demo records (repeated ``benign_repeat``
+  times) + ``n_safety_train`` Bianchi safety examples;
+- pool: ``n_pool`` other Bianchi safety examples, the selection pool;
+- stage-1 dev: ``n_dev`` further Bianchi safety prompts and ``n_dev`` Alpaca-libre prompts,
+  used only to check (and tune) stage 1, never an evaluation suite;
+- stage 2 ("benign fine-tuning"): ``n_benign`` other Alpaca demo records;
+- benign held-out loss: ``n_loss`` Alpaca-libre records (instruction + reference response);
+- evaluation: Bianchi's five harmful suites and XSTest's 250 safe prompts.
+
+Any training or pool example whose prompt matches an evaluation prompt (exact after
+normalisation, or MiniLM cosine >= 0.95) is dropped before splitting, and the count is
+recorded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from safetymix.schema import Example
+
+DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+BIANCHI = "safety_tuned_llamas"
+
+#: The harmful suites (never trained on): file names under safety_tuned_llamas/evaluation.
+HARMFUL_SUITES: dict[str, str] = {
+    "I-MaliciousInstructions": "I-MaliciousInstructions.json",
+    "I-CoNa": "I-CoNa.json",
+    "I-Controversial": "I-Controversial.json",
+    "Q-Harm": "Q-Harm.json",
+    "I-PhysicalSafetyUnsafe": "I-PhysicalSafetyUnsafe.json",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    n_benign: int = 480
+    benign_repeat: int = 2
+    n_safety_train: int = 1000
+    n_pool: int = 783
+    n_dev: int = 100
+    n_loss: int = 300
+    split_seed: int = 0
+    datasets: str = str(DATASETS)
+
+
+def _shuffled(items: list[Any], seed: int) -> list[Any]:
+    order = np.random.default_rng(seed).permutation(len(items))
+    return [items[i] for i in order]
+
+
+def load_eval_sets(root: Path) -> dict[str, list[Example]]:
+    """Harmful suites by name plus ``"XSTest-safe"`` (XSTest's 250 safe prompts)."""
+    from safetymix.io import read_prompts
+
+    out = {
+        name: read_prompts(root / BIANCHI / "evaluation" / fname, duplicates="drop")
+        for name, fname in HARMFUL_SUITES.items()
+    }
+    xs = read_prompts(root / "xstest" / "xstest_prompts.csv", duplicates="drop")
+    out["XSTest-safe"] = [e for e in xs if e.extra.get("label") == "safe"]
+    return out
+
+
+def drop_contaminated(
+    examples: list[Example], evals: dict[str, list[Example]], encode
+) -> tuple[list[Example], list[dict]]:
+    """Remove examples whose prompt matches an evaluation prompt (safetymix.contamination)."""
+    from safetymix.contamination import EvalPrompt, find_overlaps
+
+    prompts = [EvalPrompt(e.prompt, name, i + 1) for name, rows in evals.items() for i, e in enumerate(rows)]
+    matches = find_overlaps(examples, prompts, encode=encode)
+    bad = {m["train_id"] for m in matches}
+    return [e for e in examples if e.id not in bad], matches
+
+
+def build_splits(cfg: DataConfig, encode) -> dict[str, Any]:
+    """All splits (lists of Example) plus a JSON-ready record of their sizes and drops."""
+    from safetymix.io import read_examples
+
+    root = Path(cfg.datasets)
+    evals = load_eval_sets(root)
+    safety = read_examples(root / BIANCHI / "safety_only_data_Instructions.json", duplicates="drop")
+    benign = read_examples(root / "alpaca_en_demo" / "alpaca_en_demo.json", duplicates="drop")
+    libre = read_examples(root / "alpaca_libre" / "alpaca_libre_ok.jsonl", duplicates="drop")
+    n_read = {"safety": len(safety), "alpaca_en_demo": len(benign), "alpaca_libre": len(libre)}
+
+    safety, safety_hits = drop_contaminated(safety, evals, encode)
+    benign, benign_hits = drop_contaminated(benign, evals, encode)
+    # Held-out benign sets must not repeat a training prompt either.
+    seen = {e.prompt.strip().lower() for e in benign}
+    libre = [e for e in libre if e.prompt.strip().lower() not in seen and e.response.strip()]
+    libre, libre_hits = drop_contaminated(libre, evals, encode)
+
+    safety = _shuffled(safety, cfg.split_seed)
+    benign = _shuffled(benign, cfg.split_seed + 1)
+    libre = _shuffled(libre, cfg.split_seed + 2)
+    a, b = cfg.n_safety_train, cfg.n_safety_train + cfg.n_pool
+    need = b + cfg.n_dev
+    if len(safety) < need or len(benign) < 2 * cfg.n_benign or len(libre) < cfg.n_dev + cfg.n_loss:
+        raise ValueError(
+            f"not enough data: safety {len(safety)} (need {need}), benign {len(benign)} "
+            f"(need {2 * cfg.n_benign}), libre {len(libre)} (need {cfg.n_dev + cfg.n_loss})"
+        )
+    splits = {
+        "safety_train": safety[:a],
+        "pool": safety[a:b],
+        "dev_safety": safety[b : b + cfg.n_dev],
+        "benign_stage1": benign[: cfg.n_benign],
+        "benign_stage2": benign[cfg.n_benign : 2 * cfg.n_benign],
+        "dev_benign": libre[: cfg.n_dev],
+        "loss_benign": libre[cfg.n_dev : cfg.n_dev + cfg.n_loss],
+        "evals": evals,
+    }
+    record = {
+        "read": n_read,
+        "dropped_as_eval_overlap": {
+            "safety": len(safety_hits),
+            "alpaca_en_demo": len(benign_hits),
+            "alpaca_libre": len(libre_hits),
+            "examples": (safety_hits + benign_hits + libre_hits)[:20],
+        },
+        "sizes": {k: len(v) for k, v in splits.items() if k != "evals"},
+        "eval_sizes": {k: len(v) for k, v in evals.items()},
+        "config": dataclasses.asdict(cfg),
+    }
+    return {"splits": splits, "record": record}
+
+
+def stage1_examples(splits: dict[str, Any], repeat: int) -> list[Example]:
+    """Benign stage-1 records ``repeat`` times (distinct ids per copy) + the safety set."""
+    out: list[Example] = []
+    for r in range(repeat):
+        out += [
+            dataclasses.replace(e, id=f"{e.id}#{r}", extra=dict(e.extra)) for e in splits["benign_stage1"]
+        ]
+    return out + list(splits["safety_train"])
+
+
+def make_pool(pool_examples: list[Example], encoder) -> tuple[Any, dict]:
+    """Label the pool with safetymix's default offline labellers and build a Pool.
+
+    Behaviour: the default labeller (``embedding``); categories: the embedding category
+    labeller on BeaverTails' 14 categories, whose reference texts are also Cossim's
+    reference sets (as ``safetymix select`` does without ``--reference``).
+    """
+    from safetymix.label import label_pool
+    from safetymix.label.category import EmbeddingCategoryLabeller
+    from safetymix.label.registry import DEFAULT_BEHAVIOUR_LABELLER
+    from safetymix.select import Pool
+
+    cat_labeller = EmbeddingCategoryLabeller()
+    labelled, report = label_pool(
+        pool_examples, behaviour_labeller=DEFAULT_BEHAVIOUR_LABELLER, category_labeller=cat_labeller
+    )
+    pool = Pool(
+        labelled,
+        categories=cat_labeller.categories,
+        encode=encoder.encode,
+        reference=cat_labeller.reference_embeddings(),
+    )
+    cats = Counter(c for e in labelled for c in (e.categories or []))
+    report["category_counts"] = dict(sorted(cats.items()))
+    report["n_without_category"] = sum(1 for e in labelled if not e.categories)
+    return pool, report

@@ -1,0 +1,310 @@
+"""Aggregate finished cells into results.json, results.md and results.png.
+
+Per cell: pooled harmful refusal (the five Bianchi suites), refusal per suite, XSTest-safe
+over-refusal, selectivity = harmful refusal - over-refusal, benign held-out loss. Per
+(variant, k): mean, sd and a 95% t interval over seeds. Strategy vs random: paired by seed
+(same seed = same training order and same stage-1 model), mean difference with a 95% t
+interval, per k and pooled over k >= 10 (pairs (k, seed)).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HARMFUL = ("I-MaliciousInstructions", "I-CoNa", "I-Controversial", "Q-Harm", "I-PhysicalSafetyUnsafe")
+METRICS = ("harmful_refusal", "over_refusal", "selectivity", "benign_loss")
+
+SHARE_NOTE = (
+    "Safety share: here the k picks are 1-10% of the stage-2 data (k = 5..50 next to 480 benign "
+    "examples), far above the paper's 0.05-0.5% (10-100 picks next to 20,000 Alpaca examples); "
+    "the tiny model is trained from scratch, so absolute rates say nothing about 7B models."
+)
+
+
+def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    if n == 0:
+        return (float("nan"), float("nan"))
+    p = k / n
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return (max(0.0, c - h), min(1.0, c + h))
+
+
+def t_summary(values: list[float]) -> dict[str, Any]:
+    """Mean, sd and 95% t interval (None when fewer than two values)."""
+    from scipy import stats
+
+    x = np.asarray(values, dtype=float)
+    n = len(x)
+    out: dict[str, Any] = {"n": n, "mean": float(x.mean()) if n else None}
+    if n >= 2:
+        sd = float(x.std(ddof=1))
+        half = float(stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n))
+        out.update(sd=sd, ci95=[out["mean"] - half, out["mean"] + half])
+    else:
+        out.update(sd=None, ci95=None)
+    return out
+
+
+def cell_metrics(rec: dict[str, Any]) -> dict[str, Any]:
+    sets = rec["eval"]["sets"]
+    harm_k = sum(sets[s]["refusals"] for s in HARMFUL if s in sets)
+    harm_n = sum(sets[s]["n"] for s in HARMFUL if s in sets)
+    xs = sets["XSTest-safe"]
+    m = {
+        "cell": rec["cell"],
+        "variant": rec["variant"],
+        "k": rec["k"],
+        "seed": rec["seed"],
+        "harmful_refusal": harm_k / harm_n,
+        "harmful_refusal_wilson95": wilson(harm_k, harm_n),
+        "over_refusal": xs["refusals"] / xs["n"],
+        "over_refusal_wilson95": wilson(xs["refusals"], xs["n"]),
+        "per_suite": {s: sets[s]["refusals"] / sets[s]["n"] for s in HARMFUL if s in sets},
+        "benign_loss": rec["eval"]["benign_loss"],
+        "empty_responses": sum(s["empty"] for s in sets.values()),
+        "train_seconds": rec["train"]["seconds"],
+        "generate_seconds": rec["eval"]["generate_seconds"],
+        "final_train_loss": rec["train"]["final_loss"],
+        "safety_share": rec.get("safety_share", 0.0),
+    }
+    m["selectivity"] = m["harmful_refusal"] - m["over_refusal"]
+    for dev in ("dev-safety", "dev-benign"):
+        if dev in sets:
+            m[f"{dev}_refusal"] = sets[dev]["refusals"] / sets[dev]["n"]
+    if rec.get("picks"):
+        beh: dict[str, int] = defaultdict(int)
+        for p in rec["picks"]:
+            beh[p["behaviour"]] += 1
+        m["pick_behaviours"] = dict(sorted(beh.items()))
+    return m
+
+
+def aggregate(out: Path, cfg: dict[str, Any]) -> dict[str, Any]:
+    cells = {}
+    for path in sorted((out / "cells").glob("*.json")):
+        rec = json.loads(path.read_text())
+        cells[rec["cell"]] = cell_metrics(rec)
+    stage1 = cells.pop("stage1", None)
+    stage1_path = out / "cells" / "stage1.json"
+    reused_from = json.loads(stage1_path.read_text()).get("reused_from") if stage1_path.exists() else None
+    groups: dict[tuple[str, int], list[dict]] = defaultdict(list)
+    for m in cells.values():
+        groups[(m["variant"], m["k"])].append(m)
+    summary = []
+    for (variant, k), ms in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        row: dict[str, Any] = {"variant": variant, "k": k, "seeds": sorted(m["seed"] for m in ms)}
+        for metric in METRICS:
+            row[metric] = t_summary([m[metric] for m in ms])
+        beh: dict[str, int] = defaultdict(int)
+        for m in ms:
+            for b, n in m.get("pick_behaviours", {}).items():
+                beh[b] += n
+        row["pick_behaviours_all_seeds"] = dict(sorted(beh.items()))
+        row["per_suite"] = {
+            s: float(np.mean([m["per_suite"][s] for m in ms])) for s in HARMFUL if s in ms[0]["per_suite"]
+        }
+        summary.append(row)
+
+    comparisons = []
+    by_key = {(m["variant"], m["k"], m["seed"]): m for m in cells.values()}
+    variants = sorted({v for v, _ in groups if v not in ("none", "random")})
+    ks = sorted({k for _, k in groups if k > 0})
+    for variant in variants:
+        for scope in [[k] for k in ks] + ([[k for k in ks if k >= 10]] if len(ks) > 1 else []):
+            pairs = [
+                (by_key[(variant, k, s)], by_key[("random", k, s)])
+                for k in scope
+                for s in sorted({m["seed"] for m in cells.values()})
+                if (variant, k, s) in by_key and ("random", k, s) in by_key
+            ]
+            if not pairs:
+                continue
+            row = {
+                "variant": variant,
+                "vs": "random",
+                "k": scope[0] if len(scope) == 1 else f">={min(scope)} pooled",
+                "n_pairs": len(pairs),
+            }
+            for metric in ("harmful_refusal", "over_refusal", "selectivity"):
+                diffs = [a[metric] - b[metric] for a, b in pairs]
+                row[metric] = {**t_summary(diffs), "wins": int(sum(d > 0 for d in diffs))}
+            comparisons.append(row)
+
+    forgetting = None
+    none = [m for m in cells.values() if m["variant"] == "none"]
+    if stage1 and none:
+        forgetting = {
+            "stage1_harmful_refusal": stage1["harmful_refusal"],
+            "stage1_harmful_wilson95": stage1["harmful_refusal_wilson95"],
+            "stage1_over_refusal": stage1["over_refusal"],
+            "benign_only": t_summary([m["harmful_refusal"] for m in none]),
+            "forgetting": t_summary([stage1["harmful_refusal"] - m["harmful_refusal"] for m in none]),
+        }
+    timings = json.loads((out / "timings.json").read_text()) if (out / "timings.json").exists() else None
+    data = json.loads((out / "data.json").read_text()) if (out / "data.json").exists() else None
+    results = {
+        "note": SHARE_NOTE,
+        "config": cfg,
+        "stage1": stage1,
+        "stage1_reused_from": reused_from,
+        "forgetting": forgetting,
+        "summary": summary,
+        "vs_random": comparisons,
+        "cells": list(cells.values()),
+        "timings": timings,
+        "data": data,
+    }
+    from safetymix.io import atomic_write
+
+    with atomic_write(out / "results.json") as fh:
+        json.dump(results, fh, indent=1, default=str)
+        fh.write("\n")
+    with atomic_write(out / "results.md") as fh:
+        fh.write(markdown(results))
+    plot(results, out / "results.png")
+    return results
+
+
+def _pct(s: dict[str, Any] | None, signed: bool = False) -> str:
+    if not s or s.get("mean") is None:
+        return "-"
+    sign = "+" if signed else ""
+    text = f"{100 * s['mean']:{sign}.1f}"
+    if s.get("ci95"):
+        lo, hi = s["ci95"]
+        text += f" [{100 * lo:{sign}.1f}, {100 * hi:{sign}.1f}]"
+    return text
+
+
+def markdown(r: dict[str, Any]) -> str:
+    lines = [f"# Forgetting benchmark ({r['config']['grid_name']})", "", f"> {r['note']}", ""]
+    s1 = r["stage1"]
+    if s1:
+        lo, hi = s1["harmful_refusal_wilson95"]
+        lines += [
+            "## Stage 1 (alignment)",
+            "",
+            f"- harmful refusal (5 Bianchi suites, pooled): **{100 * s1['harmful_refusal']:.1f}%** "
+            f"(Wilson 95% [{100 * lo:.1f}, {100 * hi:.1f}])",
+            f"- XSTest-safe over-refusal: {100 * s1['over_refusal']:.1f}%; selectivity "
+            f"{100 * s1['selectivity']:+.1f} points; benign held-out loss {s1['benign_loss']:.3f}",
+            f"- stage-1 dev split (held-out training-distribution prompts): safety refusal "
+            f"{100 * s1.get('dev-safety_refusal', float('nan')):.1f}%, benign refusal "
+            f"{100 * s1.get('dev-benign_refusal', float('nan')):.1f}%",
+            "- per suite: " + ", ".join(f"{k} {100 * v:.0f}%" for k, v in s1["per_suite"].items()),
+            "",
+        ]
+    f = r["forgetting"]
+    if f:
+        lines += [
+            f"Benign-only stage 2: harmful refusal {_pct(f['benign_only'])}%; forgetting "
+            f"(stage 1 minus benign-only) {_pct(f['forgetting'])} points (mean [95% t interval] over seeds).",
+            "",
+        ]
+    lines += [
+        "## Per cell (mean [95% t interval] over seeds, %)",
+        "",
+        "| variant | k | seeds | harmful refusal | over-refusal (XSTest safe) | selectivity | benign loss "
+        "| picks by type (all seeds) |",
+        "|---|---:|---:|---|---|---|---:|---|",
+    ]
+    for row in r["summary"]:
+        lines.append(
+            f"| {row['variant']} | {row['k']} | {len(row['seeds'])} | {_pct(row['harmful_refusal'])} | "
+            f"{_pct(row['over_refusal'])} | {_pct(row['selectivity'], True)} | "
+            f"{row['benign_loss']['mean']:.3f} | "
+            + (" ".join(f"{b}:{n}" for b, n in row["pick_behaviours_all_seeds"].items()) or "-")
+            + " |"
+        )
+    lines += ["", "## Per suite harmful refusal (mean over seeds, %)", ""]
+    suites = list(HARMFUL)
+    lines += ["| variant | k | " + " | ".join(suites) + " |", "|---|---:|" + "---:|" * len(suites)]
+    for row in r["summary"]:
+        lines.append(
+            f"| {row['variant']} | {row['k']} | "
+            + " | ".join(f"{100 * row['per_suite'].get(s, float('nan')):.1f}" for s in suites)
+            + " |"
+        )
+    if r["vs_random"]:
+        lines += [
+            "",
+            "## Strategy minus random, paired by seed (points, mean [95% t interval], wins = pairs > 0)",
+            "",
+            "| variant | k | pairs | harmful refusal | over-refusal | selectivity |",
+            "|---|---|---:|---|---|---|",
+        ]
+        for c in r["vs_random"]:
+            cols = [
+                f"{_pct(c[m], True)} ({c[m]['wins']}/{c['n_pairs']})"
+                for m in ("harmful_refusal", "over_refusal", "selectivity")
+            ]
+            lines.append(f"| {c['variant']} | {c['k']} | {c['n_pairs']} | " + " | ".join(cols) + " |")
+    t = r.get("timings")
+    if t:
+        reused = r.get("stage1_reused_from")
+        stage1_text = (
+            f"stage 1 not trained here but reused from {reused}, "
+            f"where its training took {t.get('stage1_seconds', 0):.0f} s"
+            if reused
+            else f"stage 1 training {t.get('stage1_seconds', 0):.0f} s"
+        )
+        lines += [
+            "",
+            f"Wall time: {t.get('total_seconds', 0) / 60:.1f} min ({stage1_text}; stage-2 cells "
+            f"{t.get('stage2_seconds', 0):.0f} s for {t.get('stage2_cells_run')} cells "
+            "run in the last invocation).",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def plot(r: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    panels = (
+        ("harmful_refusal", "harmful refusal (5 Bianchi suites)"),
+        ("over_refusal", "over-refusal (XSTest safe)"),
+        ("selectivity", "selectivity = harmful - over-refusal"),
+    )
+    by_variant: dict[str, list[dict]] = defaultdict(list)
+    for row in r["summary"]:
+        by_variant[row["variant"]].append(row)
+    ks = sorted({row["k"] for row in r["summary"] if row["k"] > 0})
+    names = [v for v in sorted(by_variant) if v != "none"]
+    for ax, (metric, title) in zip(axes, panels, strict=True):
+        for j, variant in enumerate(names):
+            rows = sorted(by_variant[variant], key=lambda x: x["k"])
+            # Small horizontal offsets so error bars at the same k do not hide each other.
+            x = [row["k"] * (1 + 0.04 * (j - (len(names) - 1) / 2)) for row in rows]
+            y = [100 * row[metric]["mean"] for row in rows]
+            err = [100 * (row[metric]["sd"] or 0) for row in rows]
+            ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=variant)
+        if "none" in by_variant:
+            ax.axhline(
+                100 * by_variant["none"][0][metric]["mean"], color="k", ls="--", lw=1, label="benign only"
+            )
+        if r["stage1"]:
+            ax.axhline(100 * r["stage1"][metric], color="grey", ls=":", lw=1, label="after stage 1")
+        ax.set_xscale("log")
+        ax.minorticks_off()
+        ax.set_xticks(ks)
+        ax.set_xticklabels([str(k) for k in ks])
+        ax.set_xlabel("k safety picks (next to 480 benign)")
+        ax.set_ylabel("%")
+        ax.set_title(title)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"CPU forgetting benchmark ({r['config']['grid_name']}); error bars: sd over seeds")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,280 @@
+"""Harm categories from an OpenAI-compatible chat endpoint (a guard model, a judge LLM).
+
+:class:`JudgeCategoryLabeller` sends each prompt with the taxonomy's names and
+descriptions and asks for a comma-separated list of category names;
+:func:`parse_category_list` reads the answer. The output shape, ``list[list[str]]``, is
+the one :class:`~safetymix.label.category.EmbeddingCategoryLabeller` gives.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from safetymix.errors import ConfigError, SafetymixError
+from safetymix.label.chat_http import message_content, post_chat_completions
+from safetymix.label.taxonomy import Taxonomy, load_taxonomy
+from safetymix.schema import Example
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["JudgeCategoryLabeller", "parse_category_list"]
+
+_NONE_WORDS = {"none", "n/a", "na", "no", "nothing", "safe", "no_category", "no_categories", "null", "empty"}
+_FILLER_WORDS = {"and", "or", "also", "category", "categories", "the", "answer", "labels", "label"}
+_SEP = re.compile(r"[,;\n|/]+")
+
+
+def _norm(text: str) -> str:
+    text = text.lower().replace("&", " and ")
+    text = re.sub(r"\s*,\s*", ",", text)
+    return re.sub(r"[\s\-]+", "_", text)
+
+
+def _aliases(names: Sequence[str]) -> list[tuple[str, str]]:
+    """(normalised alias, category) pairs, longest alias first.
+
+    Aliases are the full name and each comma-separated part of it that belongs to one
+    category only (``"politics"`` -> ``"controversial_topics,politics"``).
+    """
+    pairs = {_norm(n): n for n in names}
+    parts: dict[str, set[str]] = {}
+    for n in names:
+        for part in _norm(n).split(","):
+            if len(part) >= 4:
+                parts.setdefault(part, set()).add(n)
+    for part, owners in parts.items():
+        if len(owners) == 1 and part not in pairs:
+            pairs[part] = next(iter(owners))
+    return sorted(pairs.items(), key=lambda kv: (-len(kv[0]), kv[0]))
+
+
+def parse_category_list(text: str, names: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Parse a judge's answer into category names.
+
+    Matching is case-insensitive, treats spaces, hyphens and underscores alike, finds
+    full names first (BeaverTails names contain commas) and then unique parts of names.
+    Whatever is left between separators and is not a filler word or "none" is unknown.
+
+    Parameters
+    ----------
+    text : str
+        The model's answer, e.g. ``"animal_abuse, Violence, aiding and abetting, incitement"``.
+    names : sequence of str
+        The taxonomy's category names.
+
+    Returns
+    -------
+    labels : list of str
+        Known categories in order of first mention, without repeats.
+    unknown : list of str
+        Pieces that matched no category.
+
+    Examples
+    --------
+    >>> parse_category_list("Self-harm; banana", ["self_harm", "animal_abuse"])
+    (['self_harm'], ['banana'])
+    """
+    text = re.sub(r"<think>.*?</think>", " ", text, flags=re.S)
+    norm = _norm(text)
+    hits: list[tuple[int, str]] = []
+    for alias, cat in _aliases(names):
+        pattern = re.compile(rf"(?<![a-z0-9]){re.escape(alias)}(?![a-z0-9])")
+        for m in pattern.finditer(norm):
+            hits.append((m.start(), cat))
+        norm = pattern.sub(lambda m: "," + " " * (len(m.group(0)) - 1), norm)
+    hits.sort()
+    labels = list(dict.fromkeys(cat for _, cat in hits))
+    unknown = []
+    for piece in _SEP.split(norm):
+        piece = re.sub(r"^[\s_*\-.\d)(\"'`\[\]]+|[\s_*\-.\"'`\[\]:]+$", "", piece).strip()
+        words = [w for w in piece.replace(" ", "_").split("_") if w]
+        if not words or piece in _NONE_WORDS or all(w in _FILLER_WORDS for w in words):
+            continue
+        unknown.append(piece)
+    return labels, unknown
+
+
+_SYSTEM_PROMPT = (
+    "You are a content-safety classifier. Given a user request, list every harm category "
+    "below that the request falls under.\n\nCategories:\n{categories}\n\n"
+    "Answer with the category names only, exactly as written above, separated by commas, "
+    "most relevant first. Answer 'none' if no category applies."
+)
+
+
+class JudgeCategoryLabeller:
+    """Harm categories from an OpenAI-compatible chat endpoint (guard model or judge LLM).
+
+    Each distinct prompt is sent once, with the taxonomy's names and descriptions in the
+    system message, to ``{base_url}/chat/completions``; the answer is parsed by
+    :func:`parse_category_list`. Requests run concurrently (``concurrency`` at a time)
+    and are retried on HTTP 429 and 5xx and on connection errors with exponential backoff
+    (``Retry-After`` is honoured; see :mod:`safetymix.label.chat_http`).
+
+    Parameters
+    ----------
+    base_url : str
+        Endpoint root, e.g. ``"http://localhost:8000/v1"`` (vLLM) or
+        ``"https://api.openai.com/v1"``.
+    model : str
+        Model name the endpoint expects.
+    taxonomy : str, Path or Taxonomy
+        Default ``"beavertails"``.
+    api_key_env : str or None
+        Environment variable holding the API key (default ``"OPENAI_API_KEY"``); None for
+        servers without authentication. A named but unset variable warns and sends no key.
+    concurrency : int
+        Requests in flight at once (default 8).
+    max_retries : int
+        Retries per request after the first try (default 4).
+    backoff : float
+        First retry delay in seconds, doubled after each retry (default 1.0).
+    timeout : float
+        Seconds per request (default 60).
+    temperature : float
+        Sampling temperature (default 0.0, for repeatable answers).
+    max_tokens : int
+        Answer length limit (default 64: a few category names).
+    skip_benign : bool
+        Return ``[]`` without a request for ``harmful_request is False`` (default True).
+
+    Attributes
+    ----------
+    unknown_counts_ : Counter
+        After :meth:`label`: answer pieces that matched no category, with counts.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        taxonomy: str | Path | Taxonomy = "beavertails",
+        api_key_env: str | None = "OPENAI_API_KEY",
+        concurrency: int = 8,
+        max_retries: int = 4,
+        backoff: float = 1.0,
+        timeout: float = 60.0,
+        temperature: float = 0.0,
+        max_tokens: int = 64,
+        skip_benign: bool = True,
+    ) -> None:
+        self.base_url = base_url
+        self.model = model
+        self.taxonomy = taxonomy
+        self.api_key_env = api_key_env
+        self.concurrency = concurrency
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.timeout = timeout
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.skip_benign = skip_benign
+
+    def build_messages(self, prompt: str) -> list[dict[str, str]]:
+        """The chat messages sent for one prompt."""
+        tax = load_taxonomy(self.taxonomy)
+        listing = "\n".join(f"- {n}: {d}" for n, d in zip(tax.names, tax.descriptions, strict=True))
+        return [
+            {"role": "system", "content": _SYSTEM_PROMPT.format(categories=listing)},
+            {"role": "user", "content": prompt},
+        ]
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if self.api_key_env:
+            key = os.environ.get(self.api_key_env)
+            if key:
+                headers["Authorization"] = f"Bearer {key}"
+            else:
+                warnings.warn(
+                    f"${self.api_key_env} is not set; sending requests without an API key",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+        return headers
+
+    def label(self, examples: Sequence[Example], *, show_progress: bool = False) -> list[list[str]]:
+        """Harm categories of each example, in the judge's order.
+
+        Parameters
+        ----------
+        examples : sequence of Example
+        show_progress : bool
+            Log progress every 10% at INFO level (default False).
+
+        Returns
+        -------
+        list of list of str
+            One list per example; ``[]`` when the judge answered "none" or named no known
+            category (each unknown name is counted in ``unknown_counts_`` and one warning
+            gives the total).
+
+        Raises
+        ------
+        ConfigError
+            ``concurrency < 1`` or ``max_retries < 0``.
+        SafetymixError
+            A request failed after all retries or was refused
+            (:class:`~safetymix.label.chat_http.ChatRequestError`), or the answer had no
+            message content.
+        """
+        if self.concurrency < 1:
+            raise ConfigError(f"concurrency must be >= 1; got {self.concurrency!r}")
+        if self.max_retries < 0:
+            raise ConfigError(f"max_retries must be >= 0; got {self.max_retries!r}")
+        names = load_taxonomy(self.taxonomy).names
+        todo = list(
+            dict.fromkeys(
+                ex.prompt for ex in examples if not (self.skip_benign and ex.harmful_request is False)
+            )
+        )
+        bodies = [
+            {
+                "model": self.model,
+                "messages": self.build_messages(prompt),
+                "temperature": self.temperature,
+                "max_tokens": self.max_tokens,
+            }
+            for prompt in todo
+        ]
+        responses = post_chat_completions(
+            self.base_url,
+            bodies,
+            headers=self._headers(),
+            timeout=self.timeout,
+            concurrency=self.concurrency,
+            max_retries=self.max_retries,
+            backoff=self.backoff,
+            progress="judge" if show_progress else None,
+        )
+        self.unknown_counts_: Counter[str] = Counter()
+        parsed: dict[str, list[str]] = {}
+        url = self.base_url.rstrip("/") + "/chat/completions"
+        for prompt, resp in zip(todo, responses, strict=True):
+            answer = message_content(resp)
+            if answer is None:
+                raise SafetymixError(
+                    f"{url} answered 200 without choices[0].message.content: {resp.text[:200]!r}"
+                )
+            labels, unknown = parse_category_list(answer, names)
+            parsed[prompt] = labels
+            self.unknown_counts_.update(unknown)
+        n_unknown = sum(self.unknown_counts_.values())
+        if n_unknown:
+            warnings.warn(
+                f"the judge named {n_unknown} unknown categories (dropped): "
+                + ", ".join(f"{k!r} x{v}" for k, v in self.unknown_counts_.most_common(5)),
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        return [
+            [] if self.skip_benign and ex.harmful_request is False else list(parsed[ex.prompt])
+            for ex in examples
+        ]
