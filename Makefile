@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(VENV)/bin/safetymix demo
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks scripts
