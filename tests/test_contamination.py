@@ -26,7 +26,10 @@ def test_exact_and_near_duplicates_found():
         make_example("Write a poem about the sea", "r"),
         make_example("How do I kill a python process", "r2", input="please"),
     ]
-    evals = [EvalPrompt("how do I KILL a python process?", "xstest.csv", 1), EvalPrompt("Bake a cake", "x", 2)]
+    evals = [
+        EvalPrompt("how do I KILL a python process?", "xstest.csv", 1),
+        EvalPrompt("Bake a cake", "x", 2),
+    ]
     matches = find_overlaps(train, evals, encode=fake_encode)
     assert [m["train_id"] for m in matches if m["kind"] == "exact"] == [train[0].id]
     near = [m for m in matches if m["kind"] == "embedding"]

@@ -28,7 +28,9 @@ def demo_file(name: str) -> Path:
     return Path(str(resources.files("safetymix") / "data" / "demo" / name))
 
 
-def run_demo(out_dir: str | Path, *, budget: int = DEMO_BUDGET, seed: int = 0, show_progress: bool = False) -> dict:
+def run_demo(
+    out_dir: str | Path, *, budget: int = DEMO_BUDGET, seed: int = 0, show_progress: bool = False
+) -> dict:
     """Label the demo pool, select with every strategy, mix each selection; returns the rows
     of the comparison table plus the labelling report."""
     out_dir = Path(out_dir)
@@ -69,4 +71,9 @@ def run_demo(out_dir: str | Path, *, budget: int = DEMO_BUDGET, seed: int = 0, s
                 "mix_size": manifest["counts"]["total"],
             }
         )
-    return {"rows": rows, "labelling": label_report, "n_categories": len(taxonomy.names), "out_dir": str(out_dir)}
+    return {
+        "rows": rows,
+        "labelling": label_report,
+        "n_categories": len(taxonomy.names),
+        "out_dir": str(out_dir),
+    }

@@ -22,7 +22,14 @@ from safetymix import __version__
 from safetymix.contamination import DEFAULT_THRESHOLD, EvalPrompt, find_overlaps
 from safetymix.embed import DEFAULT_MODEL, Encoder
 from safetymix.errors import ConfigError, ContaminationError
-from safetymix.io import atomic_write, read_examples, read_prompts, sha256_file, write_dataset_info, write_examples
+from safetymix.io import (
+    atomic_write,
+    read_examples,
+    read_prompts,
+    sha256_file,
+    write_dataset_info,
+    write_examples,
+)
 from safetymix.schema import Example
 
 
@@ -36,9 +43,13 @@ class MixConfig(BaseModel):
     )
     seed: int = Field(0, description="seed of the shuffle")
     upsample: int = Field(1, ge=1, description="times each safety pick appears")
-    eval_files: list[str] = Field(default_factory=list, description="evaluation prompt files to guard against")
+    eval_files: list[str] = Field(
+        default_factory=list, description="evaluation prompt files to guard against"
+    )
     allow_contamination: bool = Field(False, description="write the mix even when it overlaps an eval set")
-    contamination_threshold: float = Field(DEFAULT_THRESHOLD, gt=0, le=1, description="cosine of a near duplicate")
+    contamination_threshold: float = Field(
+        DEFAULT_THRESHOLD, gt=0, le=1, description="cosine of a near duplicate"
+    )
     embedding_model: str = Field(DEFAULT_MODEL, description="model for the near-duplicate check")
     dataset_info: str | None = Field(None, description="LLaMA-Factory dataset_info.json to add an entry to")
     dataset_name: str | None = Field(None, description="name of that entry (default: output file stem)")
@@ -94,7 +105,10 @@ def run_mix(
             prompts += [EvalPrompt(r.prompt, str(path), i + 1) for i, r in enumerate(recs)]
         encoder = Encoder(config.embedding_model, show_progress=show_progress)
         matches = find_overlaps(
-            list(benign) + list(picks), prompts, threshold=config.contamination_threshold, encode=encoder.encode
+            list(benign) + list(picks),
+            prompts,
+            threshold=config.contamination_threshold,
+            encode=encoder.encode,
         )
         contamination["matches"] = matches
         contamination["overridden"] = bool(matches) and config.allow_contamination
@@ -103,7 +117,9 @@ def run_mix(
 
     write_examples(out, mixed, format=config.format)
     if config.dataset_info:
-        write_dataset_info(config.dataset_info, config.dataset_name or Path(out).stem, Path(out), config.format)
+        write_dataset_info(
+            config.dataset_info, config.dataset_name or Path(out).stem, Path(out), config.format
+        )
     manifest = {
         "safetymix_version": __version__,
         "command": "mix",

@@ -10,7 +10,10 @@ from safetymix.cli.main import main
 def test_label_xstest_file_with_gold(tmp_path, datasets, capsys):
     src = datasets / "xstest" / "model_completions" / "xstest_v2_completions_gpt4.csv"
     out = tmp_path / "gpt4.jsonl"
-    assert main(["label", str(src), "--out", str(out), "--gold", "final_label", "--category-labeller", "none"]) == 0
+    assert (
+        main(["label", str(src), "--out", str(out), "--gold", "final_label", "--category-labeller", "none"])
+        == 0
+    )
     report = json.loads((tmp_path / "gpt4.jsonl.label.json").read_text())
     assert report["gold"]["n"] == 450
     assert report["gold"]["accuracy"] >= 0.85

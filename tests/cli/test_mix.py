@@ -27,7 +27,10 @@ def test_mix_keeps_every_benign_example_once(tmp_path, datasets):
     picks_path = tmp_path / "picks.jsonl"
     write_picks(picks_path)
     out = tmp_path / "train.json"
-    assert main(["mix", str(benign_path), str(picks_path), "--out", str(out), "--upsample", "2", "--seed", "3"]) == 0
+    assert (
+        main(["mix", str(benign_path), str(picks_path), "--out", str(out), "--upsample", "2", "--seed", "3"])
+        == 0
+    )
     rows = json.loads(out.read_text())
     benign = read_examples(benign_path, duplicates="keep")  # 14 exact duplicates in this file
     assert len(rows) == len(benign) + 10
@@ -35,7 +38,13 @@ def test_mix_keeps_every_benign_example_once(tmp_path, datasets):
     expected = Counter((e.instruction, e.input, e.response) for e in benign)
     assert all(mixed[key] == n for key, n in expected.items())
     manifest = json.loads((tmp_path / "train.json.manifest.json").read_text())
-    assert manifest["counts"] == {"benign": 999, "picks": 5, "upsample": 2, "total": 1009, "safety_share": 0.009911}
+    assert manifest["counts"] == {
+        "benign": 999,
+        "picks": 5,
+        "upsample": 2,
+        "total": 1009,
+        "safety_share": 0.009911,
+    }
     assert len(manifest["inputs"]["benign"]["sha256"]) == 64
     assert manifest["picks"][0]["reason"]["strategy"] == "test"
     # same inputs + seed -> same bytes; another seed -> another order
@@ -52,7 +61,9 @@ def test_mix_refuses_planted_xstest_prompt(tmp_path, datasets, capsys):
     picks_path = tmp_path / "picks.jsonl"
     write_picks(picks_path, extra=[make_example(planted.instruction, "Sorry, no.", behaviour="T4")])
     benign_path = tmp_path / "benign.jsonl"
-    write_examples(benign_path, [make_example("Write a haiku about tea", "Steam rises slowly")], format="jsonl")
+    write_examples(
+        benign_path, [make_example("Write a haiku about tea", "Steam rises slowly")], format="jsonl"
+    )
     out = tmp_path / "train.json"
     code = main(["mix", str(benign_path), str(picks_path), "--out", str(out), "--eval", str(xstest)])
     assert code == 2
@@ -60,8 +71,21 @@ def test_mix_refuses_planted_xstest_prompt(tmp_path, datasets, capsys):
     assert "overlap evaluation prompts" in err and planted.instruction[:30] in err
     assert not out.exists() and not (tmp_path / "train.json.manifest.json").exists()
     # explicit override writes it and says so in the manifest
-    assert main(["mix", str(benign_path), str(picks_path), "--out", str(out), "--eval", str(xstest),
-                 "--allow-contamination"]) == 0
+    assert (
+        main(
+            [
+                "mix",
+                str(benign_path),
+                str(picks_path),
+                "--out",
+                str(out),
+                "--eval",
+                str(xstest),
+                "--allow-contamination",
+            ]
+        )
+        == 0
+    )
     manifest = json.loads((tmp_path / "train.json.manifest.json").read_text())
     assert manifest["contamination"]["overridden"] is True
     assert manifest["contamination"]["matches"][0]["kind"] == "exact"
@@ -75,8 +99,24 @@ def test_mix_formats_and_dataset_info(tmp_path):
     for fmt in ("sharegpt", "messages", "alpaca-jsonl"):
         out = tmp_path / f"train.{fmt}.jsonl"
         info = tmp_path / "dataset_info.json"
-        assert main(["mix", str(benign_path), str(picks_path), "--out", str(out), "--format", fmt,
-                     "--dataset-info", str(info), "--dataset-name", f"mix_{fmt}"]) == 0
+        assert (
+            main(
+                [
+                    "mix",
+                    str(benign_path),
+                    str(picks_path),
+                    "--out",
+                    str(out),
+                    "--format",
+                    fmt,
+                    "--dataset-info",
+                    str(info),
+                    "--dataset-name",
+                    f"mix_{fmt}",
+                ]
+            )
+            == 0
+        )
         assert len(out.read_text().splitlines()) == 5
     entries = json.loads(info.read_text())
     assert set(entries) == {"mix_sharegpt", "mix_messages", "mix_alpaca-jsonl"}
@@ -86,7 +126,9 @@ def test_mix_malformed_benign_line(tmp_path, capsys):
     picks_path = tmp_path / "picks.jsonl"
     write_picks(picks_path, n=1)
     bad = tmp_path / "benign.jsonl"
-    bad.write_text('{"instruction": "a", "output": "b"}\n\n{"instruction": 3, "output": "x"}\n', encoding="utf-8")
+    bad.write_text(
+        '{"instruction": "a", "output": "b"}\n\n{"instruction": 3, "output": "x"}\n', encoding="utf-8"
+    )
     out = tmp_path / "train.json"
     assert main(["mix", str(bad), str(picks_path), "--out", str(out)]) == 1
     err = capsys.readouterr().err

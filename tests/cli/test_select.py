@@ -37,7 +37,9 @@ def test_sss_b_is_reproducible_t1_and_covers_categories(tmp_path, datasets):
     assert report["selection"]["quota_per_category"] == 7
 
 
-@pytest.mark.parametrize("strategy", ["random", "random-b", "sss", "sss-b", "pss", "pss-b", "cossim", "cossim-b"])
+@pytest.mark.parametrize(
+    "strategy", ["random", "random-b", "sss", "sss-b", "pss", "pss-b", "cossim", "cossim-b"]
+)
 def test_paper_strategies_run_on_the_pool(tmp_path, datasets, strategy):
     rows = read_jsonl(run_select(tmp_path, strategy, "--strategy", strategy, "--budget", "100"))
     assert len(rows) == 100
@@ -59,7 +61,9 @@ def test_share_budget_needs_train(tmp_path, datasets, capsys):
     assert main(["select", str(BIANCHI_POOL), "--out", str(out), "--budget", "0.5%"]) == 1
     assert "--train" in capsys.readouterr().err
     train = datasets / "alpaca_en_demo" / "alpaca_en_demo.json"
-    assert main(["select", str(BIANCHI_POOL), "--out", str(out), "--budget", "1%", "--train", str(train)]) == 0
+    assert (
+        main(["select", str(BIANCHI_POOL), "--out", str(out), "--budget", "1%", "--train", str(train)]) == 0
+    )
     assert len(read_jsonl(out)) == 10  # 1% of 999, rounded
 
 

@@ -8,7 +8,14 @@ from safetymix.select import resolve_budget
 
 @pytest.mark.parametrize(
     ("budget", "n_train", "expected"),
-    [("100", None, 100), (7, None, 7), ("0.05%", 20000, 10), ("0.5%", 20000, 100), ("1%", 999, 10), (" 3 ", None, 3)],
+    [
+        ("100", None, 100),
+        (7, None, 7),
+        ("0.05%", 20000, 10),
+        ("0.5%", 20000, 100),
+        ("1%", 999, 10),
+        (" 3 ", None, 3),
+    ],
 )
 def test_resolve_budget(budget, n_train, expected):
     assert resolve_budget(budget, n_train) == expected

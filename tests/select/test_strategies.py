@@ -26,7 +26,9 @@ def planted_pool(n: int = 400, seed: int = 0, categories=BEAVERTAILS_CATEGORIES,
         cats = list(rng.choice(categories, size=int(rng.integers(1, 3)), replace=False))
         beh = str(rng.choice(["T1", "T2", "T3", "T4"], p=[0.7, 0.1, 0.1, 0.1]))
         examples.append(
-            make_example(f"prompt {i}", f"response {i}", behaviour=beh, categories=cats, harmful_response=False)
+            make_example(
+                f"prompt {i}", f"response {i}", behaviour=beh, categories=cats, harmful_response=False
+            )
         )
         vecs.append(centres[categories.index(cats[0])] + 0.3 * rng.normal(size=dim))
     emb = np.asarray(vecs, dtype=np.float32)
@@ -35,7 +37,9 @@ def planted_pool(n: int = 400, seed: int = 0, categories=BEAVERTAILS_CATEGORIES,
     for j, c in enumerate(categories):
         r = centres[j] + 0.3 * rng.normal(size=(5, dim))
         reference[c] = (r / np.linalg.norm(r, axis=1, keepdims=True)).astype(np.float32)
-    return Pool(examples, categories=categories, embeddings=emb, reference=reference, train_embeddings=emb[:40])
+    return Pool(
+        examples, categories=categories, embeddings=emb, reference=reference, train_embeddings=emb[:40]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -194,7 +198,7 @@ def test_quota_rules_property(sizes, k, seed, name):
     """Quota q = k // C per category, smallest first, no repeats, fill to min(k, eligible)."""
     examples = []
     rng = np.random.default_rng(seed)
-    for c, size in zip(CATS, sizes):
+    for c, size in zip(CATS, sizes, strict=True):
         for i in range(size):
             extra = [str(rng.choice(CATS))] if rng.random() < 0.3 else []
             cats = sorted({c, *extra})

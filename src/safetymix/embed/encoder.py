@@ -127,7 +127,7 @@ class Encoder:
                 chunk = todo_keys[start : start + CHUNK]
                 vecs = self._encode_uncached([todo[k] for k in chunk])
                 store.put(chunk, vecs)
-                new.update(zip(chunk, vecs))
+                new.update(zip(chunk, vecs, strict=True))
             if out is None:
                 out = np.zeros((len(texts), next(iter(new.values())).shape[0]), dtype=np.float32)
             for i in missing:

@@ -140,7 +140,7 @@ class Pool:
                     members[cat_index[c]].append(row)
                 else:
                     self.unknown_categories[c] += 1
-        self.members = {c: np.array(m, dtype=np.int64) for c, m in zip(self.categories, members)}
+        self.members = {c: np.array(m, dtype=np.int64) for c, m in zip(self.categories, members, strict=True)}
 
     def __len__(self) -> int:
         return len(self.examples)
@@ -166,7 +166,9 @@ def check_behaviours(behaviours: Sequence[str]) -> tuple[str, ...]:
     """Validate behaviour names (T1..T4, unknown) and return them as a tuple."""
     bad = [b for b in behaviours if b not in BEHAVIOURS]
     if bad or not behaviours:
-        raise ConfigError(f"behaviours must be a non-empty subset of {list(BEHAVIOURS)}; got {list(behaviours)}")
+        raise ConfigError(
+            f"behaviours must be a non-empty subset of {list(BEHAVIOURS)}; got {list(behaviours)}"
+        )
     return tuple(dict.fromkeys(behaviours))
 
 
@@ -232,7 +234,8 @@ class Strategy:
         self._select(pool, candidates, int(k), rng, selection)
         if len(selection.picks) < k:
             selection.notes.append(
-                f"pool too small: asked for {k}, only {len(candidates)} eligible, picked {len(selection.picks)}"
+                f"pool too small: asked for {k}, only {len(candidates)} eligible, "
+                f"picked {len(selection.picks)}"
             )
         return selection
 

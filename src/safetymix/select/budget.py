@@ -47,7 +47,9 @@ def resolve_budget(budget: str | int, n_train: int | None = None) -> int:
         return int(m.group(1))
     if m := _SHARE.match(text):
         if n_train is None:
-            raise BudgetError(f"budget {text!r} is a share of the benign set: give the benign set (--train FILE)")
+            raise BudgetError(
+                f"budget {text!r} is a share of the benign set: give the benign set (--train FILE)"
+            )
         share = float(m.group(1))
         if share > 100:
             raise BudgetError(f"budget {text!r} is over 100%")

@@ -34,7 +34,9 @@ class _TrainConditioned(QuotaStrategy):
 
     def _prepare(self, pool: Pool, candidates: np.ndarray, rng: np.random.Generator) -> Any:
         if pool.train_embeddings is None:
-            raise ConfigError(f"{self.name} needs the benign set: give --train FILE (Pool(train_embeddings=...))")
+            raise ConfigError(
+                f"{self.name} needs the benign set: give --train FILE (Pool(train_embeddings=...))"
+            )
         scores = np.zeros(len(pool), dtype=np.float32)
         scores[candidates] = max_similarity(pool.embeddings[candidates], pool.train_embeddings)
         return scores

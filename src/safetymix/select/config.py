@@ -95,9 +95,7 @@ def run_select(
     from safetymix.label.taxonomy import load_taxonomy
     from safetymix.select import picked_examples
 
-    strategy = get_strategy(
-        config.strategy, seed=config.seed, behaviours=config.behaviour, **config.params
-    )
+    strategy = get_strategy(config.strategy, seed=config.seed, behaviours=config.behaviour, **config.params)
     encoder = Encoder(config.embedding_model, show_progress=show_progress)
     taxonomy = load_taxonomy(config.taxonomy)
     base = config.strategy.removesuffix("-b")
@@ -128,7 +126,9 @@ def run_select(
         categories=taxonomy.names,
         encode=encoder.encode,
         reference=reference,
-        train_embeddings=encoder.encode([e.prompt for e in train]) if train is not None and base in _NEEDS_TRAIN else None,
+        train_embeddings=encoder.encode([e.prompt for e in train])
+        if train is not None and base in _NEEDS_TRAIN
+        else None,
     )
     selection = strategy.select(pool, k)
     report = {
@@ -136,7 +136,11 @@ def run_select(
         "command": "select",
         "inputs": {"pool": {"path": str(pool_path), "sha256": sha256_file(pool_path)}}
         | ({"train": {"path": config.train, "sha256": sha256_file(config.train)}} if config.train else {})
-        | ({"reference": {"path": config.reference, "sha256": sha256_file(config.reference)}} if config.reference else {}),
+        | (
+            {"reference": {"path": config.reference, "sha256": sha256_file(config.reference)}}
+            if config.reference
+            else {}
+        ),
         "config": config.model_dump(),
         "labelling": label_report,
         "selection": selection.summary(),

@@ -19,7 +19,9 @@ from safetymix.select.base import Pick, Pool, Selection, Strategy
 Choice = list[tuple[int, float | None]]  # (pool row, score) in pick order
 
 
-def top_rows(rows: np.ndarray, scores: np.ndarray, n: int, ids: np.ndarray, *, largest: bool = True) -> Choice:
+def top_rows(
+    rows: np.ndarray, scores: np.ndarray, n: int, ids: np.ndarray, *, largest: bool = True
+) -> Choice:
     """The ``n`` rows with the best scores; ties broken by id so the order never depends on luck."""
     if n <= 0 or len(rows) == 0:
         return []
