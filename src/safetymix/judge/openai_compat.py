@@ -10,7 +10,6 @@ bearer token and never stored, logged or written to a report.
 
 from __future__ import annotations
 
-import os
 from typing import ClassVar
 
 from safetymix.errors import ConfigError
@@ -125,16 +124,9 @@ class OpenAIJudge(Judge):
                 raise ConfigError(f"instruction may only use {{prompt}} and {{response}}: {exc!r}") from exc
 
     def _headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json"}
-        if self.api_key_env is not None:
-            key = os.environ.get(self.api_key_env)
-            if not key:
-                raise ConfigError(
-                    f"environment variable {self.api_key_env} (api_key_env) is not set; "
-                    "set it, or pass api_key_env=None for a server without keys"
-                )
-            headers["Authorization"] = f"Bearer {key}"
-        return headers
+        from safetymix.label.chat_http import bearer_headers
+
+        return bearer_headers(self.api_key_env)
 
     def messages(self, prompt: str, response: str) -> list[dict[str, str]]:
         """The chat messages sent for one pair."""

@@ -13,18 +13,37 @@ up to :data:`MAX_RETRY_AFTER`. Any other status but 200 fails at once.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from safetymix.errors import SafetymixError
+from safetymix.errors import ConfigError, SafetymixError
 
 logger = logging.getLogger(__name__)
 
 #: Longest wait, in seconds, that a ``Retry-After`` header can ask for, so a server cannot
 #: stall a run for hours.
 MAX_RETRY_AFTER = 60.0
+
+
+def bearer_headers(api_key_env: str | None) -> dict[str, str]:
+    """JSON headers plus ``Authorization: Bearer <key>`` read from the variable ``api_key_env``.
+
+    Raises ConfigError naming the variable (never the key) when it is unset; ``None`` means
+    a server without keys.
+    """
+    headers = {"Content-Type": "application/json"}
+    if api_key_env is not None:
+        key = os.environ.get(api_key_env)
+        if not key:
+            raise ConfigError(
+                f"environment variable {api_key_env} (api_key_env) is not set; "
+                "set it, or pass api_key_env=None for a server without keys"
+            )
+        headers["Authorization"] = f"Bearer {key}"
+    return headers
 
 
 def is_retryable(status: int) -> bool:

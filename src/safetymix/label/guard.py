@@ -22,7 +22,6 @@ is ``"unknown"``), never an exception; the labeller warns with the count.
 
 from __future__ import annotations
 
-import os
 import re
 import warnings
 from collections.abc import Sequence
@@ -284,16 +283,9 @@ class OpenAIGuardLabeller(BehaviourLabeller):
         self.instruction = instruction
 
     def _headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json"}
-        if self.api_key_env is not None:
-            key = os.environ.get(self.api_key_env)
-            if not key:
-                raise ConfigError(
-                    f"environment variable {self.api_key_env} (api_key_env) is not set; "
-                    "set it, or pass api_key_env=None for a server without keys"
-                )
-            headers["Authorization"] = f"Bearer {key}"
-        return headers
+        from safetymix.label.chat_http import bearer_headers
+
+        return bearer_headers(self.api_key_env)
 
     def label(self, examples: Sequence[Example], *, show_progress: bool = False) -> list[BehaviourFlags]:
         if self.concurrency < 1 or self.max_retries < 0:
