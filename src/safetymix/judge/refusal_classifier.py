@@ -4,6 +4,11 @@
 that reads the first two sentences of a response (sentence embedding plus the rule cues);
 this judge applies that head alone. It needs no network: the default embedding model is
 bundled with the package.
+
+Caution: the shipped refusal head was trained with XSTest's 2,250 human-labelled
+completions (see README). Judging responses to XSTest prompts with it mixes training and
+evaluation prompts; for XSTest-based over-refusal use ``refusal-match`` (the eval default)
+or pass ``heads_dir=benchmarks/labelling/heads/no-xstest`` (a head that never saw XSTest).
 """
 
 from __future__ import annotations
