@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from safetymix.schema import Example
@@ -27,17 +28,9 @@ def picked_examples(pool: Pool, selection: Selection) -> list[Example]:
     for pick in selection.picks:
         e = by_id[pick.id]
         out.append(
-            Example(
-                id=e.id,
-                instruction=e.instruction,
-                input=e.input,
-                response=e.response,
-                behaviour=e.behaviour,
-                refusal=e.refusal,
-                harmful_request=e.harmful_request,
-                harmful_response=e.harmful_response,
+            dataclasses.replace(
+                e,
                 categories=list(e.categories) if e.categories is not None else None,
-                source=e.source,
                 extra={**e.extra, "reason": pick.reason()},
             )
         )

@@ -25,15 +25,23 @@ from safetymix.select.quota import Choice, QuotaStrategy
 _BLOCK = 8192  # rows per block of a candidates x ground similarity product
 
 
-def _all_if_few(rows: np.ndarray, n: int, pool: Pool) -> Choice | None:
-    """When a category has no more members than picks, take them all in id order."""
-    if n >= len(rows):
-        order = np.argsort(pool.ids[rows].astype(str), kind="stable")
-        return [(int(rows[i]), None) for i in order]
-    return None
+class _SpreadQuotaStrategy(QuotaStrategy):
+    """Shared by the diversity strategies: a category with no more members than picks
+    gives them all, in id order; otherwise :meth:`_spread` chooses ``n`` spread-out ones."""
+
+    def _choose(
+        self, pool: Pool, category: str, rows: np.ndarray, n: int, rng: np.random.Generator, ctx: Any
+    ) -> Choice:
+        if n >= len(rows):
+            order = np.argsort(pool.ids[rows].astype(str), kind="stable")
+            return [(int(rows[i]), None) for i in order]
+        return self._spread(pool, rows, n, rng)
+
+    def _spread(self, pool: Pool, rows: np.ndarray, n: int, rng: np.random.Generator) -> Choice:
+        raise NotImplementedError
 
 
-class KMeansMedoidsStrategy(QuotaStrategy):
+class KMeansMedoidsStrategy(_SpreadQuotaStrategy):
     """Inside each quota: k-means (``q`` clusters) and the member nearest each centroid.
 
     Uses scikit-learn's KMeans (MiniBatchKMeans above ``minibatch_above`` members),
@@ -47,12 +55,7 @@ class KMeansMedoidsStrategy(QuotaStrategy):
         super().__init__(**kwargs)
         self.minibatch_above = minibatch_above
 
-    def _choose(
-        self, pool: Pool, category: str, rows: np.ndarray, n: int, rng: np.random.Generator, ctx: Any
-    ) -> Choice:
-        few = _all_if_few(rows, n, pool)
-        if few is not None:
-            return few
+    def _spread(self, pool: Pool, rows: np.ndarray, n: int, rng: np.random.Generator) -> Choice:
         from sklearn.cluster import KMeans, MiniBatchKMeans
 
         x = pool.embeddings[rows]
@@ -74,7 +77,7 @@ class KMeansMedoidsStrategy(QuotaStrategy):
         return picked
 
 
-class FacilityLocationStrategy(QuotaStrategy):
+class FacilityLocationStrategy(_SpreadQuotaStrategy):
     """Inside each quota: greedy facility location on cosine similarity.
 
     Parameters
@@ -90,12 +93,7 @@ class FacilityLocationStrategy(QuotaStrategy):
         super().__init__(**kwargs)
         self.n_ground = n_ground
 
-    def _choose(
-        self, pool: Pool, category: str, rows: np.ndarray, n: int, rng: np.random.Generator, ctx: Any
-    ) -> Choice:
-        few = _all_if_few(rows, n, pool)
-        if few is not None:
-            return few
+    def _spread(self, pool: Pool, rows: np.ndarray, n: int, rng: np.random.Generator) -> Choice:
         return facility_location_greedy(pool.embeddings, rows, n, rng, self.n_ground, pool.ids)
 
 
@@ -131,18 +129,13 @@ def facility_location_greedy(
     return chosen
 
 
-class KCenterStrategy(QuotaStrategy):
+class KCenterStrategy(_SpreadQuotaStrategy):
     """Inside each quota: greedy k-center (max-min cosine distance), first pick nearest the
     category centroid. The score is the pick's cosine distance to the nearest earlier pick."""
 
     name = "k-center"
 
-    def _choose(
-        self, pool: Pool, category: str, rows: np.ndarray, n: int, rng: np.random.Generator, ctx: Any
-    ) -> Choice:
-        few = _all_if_few(rows, n, pool)
-        if few is not None:
-            return few
+    def _spread(self, pool: Pool, rows: np.ndarray, n: int, rng: np.random.Generator) -> Choice:
         x = pool.embeddings[rows]
         centre = x.mean(axis=0)
         first = int(np.argmax(x @ centre))
