@@ -204,3 +204,31 @@ def test_chat_template_missing_is_an_error(tiny_model_dir, tmp_path):  # noqa: F
     (copy / "chat_template.jinja").unlink()
     with pytest.raises(ConfigError, match="has none"):
         build_trainer(small_config(copy, tmp_path / "o", template="chat"), examples=tiny_examples(2))
+
+
+def test_plain_and_trl_loss_kernels_agree(tiny_model_dir, tmp_path):  # noqa: F811
+    """The plain cross-entropy (CPU default) trains the same model as TRL's fused kernel."""
+    runs = {
+        kernel: train(
+            small_config(tiny_model_dir, tmp_path / kernel, max_steps=3, logging_steps=1, loss_kernel=kernel),
+            examples=tiny_examples(16),
+        )
+        for kernel in ("plain", "trl")
+    }
+    losses = {k: [e["loss"] for e in r.log_history if "loss" in e] for k, r in runs.items()}
+    assert len(losses["plain"]) == 3
+    assert losses["plain"] == pytest.approx(losses["trl"], rel=1e-4)
+    # TRL's kernel logs token accuracy; the plain loss adds nothing to the log.
+    assert any("mean_token_accuracy" in e for e in runs["trl"].log_history)
+    assert not any("mean_token_accuracy" in e for e in runs["plain"].log_history)
+    plain, fused = (dict(r.model.named_parameters()) for r in runs.values())
+    assert all(torch.allclose(plain[n], fused[n], atol=1e-5) for n in plain)
+    saved = json.loads((runs["plain"].output_dir / "train_config.json").read_text())
+    assert saved["loss_kernel"] == "plain"
+
+
+def test_auto_loss_kernel_is_plain_on_cpu(tiny_model_dir, tmp_path):  # noqa: F811
+    from safetymix.train.lora import resolve_config
+
+    assert resolve_config(small_config(tiny_model_dir, tmp_path)).loss_kernel == "plain"
+    assert resolve_config(small_config(tiny_model_dir, tmp_path, loss_kernel="trl")).loss_kernel == "trl"

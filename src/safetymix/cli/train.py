@@ -33,6 +33,9 @@ def train_command(
     ),
     max_length: int = typer.Option(None, help="tokens per example, longer ones are cut (default: 512)"),
     logging_steps: int = typer.Option(None, help="steps between training-log entries (default: 10)"),
+    loss_kernel: str = typer.Option(
+        None, help="auto | trl | plain: TRL's fused LM-head loss or the model's own (default: auto)"
+    ),
     device: str = typer.Option(None, help="auto | cpu | cuda (default: auto)"),
     seed: int = typer.Option(None, help="seed (default: 0)"),
     overwrite: bool = typer.Option(None, "--overwrite", help="write into a non-empty --out folder"),
@@ -60,6 +63,7 @@ def train_command(
         gradient_accumulation_steps=gradient_accumulation_steps,
         max_length=max_length,
         logging_steps=logging_steps,
+        loss_kernel=loss_kernel,
         device=device,
         seed=seed,
         overwrite=overwrite,
