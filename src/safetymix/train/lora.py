@@ -252,7 +252,7 @@ def make_peft_config(config: TrainConfig) -> Any:
 
 
 def resolve_config(config: TrainConfig) -> TrainConfig:
-    """Fill in ``device``, ``mixed_precision`` and ``loss_kernel`` "auto"; make a local model path absolute."""
+    """Resolve the "auto" device, mixed precision and loss kernel; make a local model path absolute."""
     import torch
 
     device = config.device
