@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from safetymix.schema import Example, make_example
+from safetymix.train.scratch import build_bpe_tokenizer, build_llama
 
 #: The same layout as safetymix's Alpaca prompt (repeated here so the tokenizer learns it
 #: without importing the code under test).
@@ -89,68 +90,25 @@ def _corpus() -> list[str]:
 
 
 def build_tiny_tokenizer(vocab_size: int = 400):
-    """A byte-level BPE ``PreTrainedTokenizerFast`` with BOS/EOS/PAD and :data:`CHAT_TEMPLATE`.
-
-    Like Llama's tokenizer it prepends BOS when ``add_special_tokens=True``; EOS is not
-    appended (the trainer adds it to completions).
-    """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=SPECIAL_TOKENS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
+    """A byte-level BPE tokenizer with BOS/EOS/PAD, chat role tokens and :data:`CHAT_TEMPLATE`."""
+    return build_bpe_tokenizer(
+        _corpus(), vocab_size, extra_special_tokens=SPECIAL_TOKENS[4:], chat_template=CHAT_TEMPLATE
     )
-    tok.train_from_iterator(_corpus(), trainer=trainer)
-    bos_id = tok.token_to_id("<s>")
-    tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", bos_id)]
-    )
-    wrapped = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        bos_token="<s>",
-        eos_token="</s>",
-        pad_token="<pad>",
-        unk_token="<unk>",
-        additional_special_tokens=["<|system|>", "<|user|>", "<|assistant|>"],
-    )
-    wrapped.chat_template = CHAT_TEMPLATE
-    return wrapped
 
 
 def build_tiny_model(tokenizer, *, seed: int = 0, hidden_size: int = 64, num_layers: int = 2):
-    """A random-weight ``LlamaForCausalLM`` (4 heads, 2 KV heads, MLP width 64) from ``seed``.
-
-    The global torch generator is forked, so building a model leaves it untouched.
-    """
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
+    """A random-weight ``LlamaForCausalLM`` (4 heads, 2 KV heads, MLP width 64) from ``seed``."""
+    return build_llama(
+        tokenizer,
         hidden_size=hidden_size,
         intermediate_size=64,
-        num_hidden_layers=num_layers,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+        num_layers=num_layers,
+        num_heads=4,
+        num_kv_heads=2,
         max_position_embeddings=512,
         tie_word_embeddings=False,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
+        seed=seed,
     )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = LlamaForCausalLM(config)
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    model.generation_config.bos_token_id = tokenizer.bos_token_id
-    return model
 
 
 def save_tiny_model(path: str | Path, *, seed: int = 0) -> Path:

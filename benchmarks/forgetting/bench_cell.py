@@ -17,63 +17,25 @@ from typing import Any
 
 from safetymix.schema import Example
 
-SPECIAL_TOKENS = ["<pad>", "<s>", "</s>", "<unk>"]
-
-
 # -- tiny model -----------------------------------------------------------------------------
-
-
-def build_tokenizer(texts: list[str], vocab_size: int):
-    """Byte-level BPE (``tokenizers``) trained on ``texts``; BOS prepended like Llama's."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=SPECIAL_TOKENS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(texts, trainer=trainer)
-    bos = tok.token_to_id("<s>")
-    tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", bos)]
-    )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>"
-    )
 
 
 def save_initial_model(path: Path, texts: list[str], model_cfg: dict[str, Any], seed: int) -> dict:
     """Train the tokenizer, build a random-weight Llama from ``seed``, save both to ``path``."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from safetymix.train.scratch import save_scratch_model
 
-    tokenizer = build_tokenizer(texts, model_cfg["vocab_size"])
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
+    return save_scratch_model(
+        path,
+        texts,
+        model_cfg["vocab_size"],
         hidden_size=model_cfg["d_model"],
         intermediate_size=model_cfg["d_mlp"],
-        num_hidden_layers=model_cfg["n_layers"],
-        num_attention_heads=model_cfg["n_heads"],
-        num_key_value_heads=model_cfg["n_heads"],
+        num_layers=model_cfg["n_layers"],
+        num_heads=model_cfg["n_heads"],
         max_position_embeddings=4 * model_cfg["max_length"],
         tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
+        seed=seed,
     )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = LlamaForCausalLM(config)
-    for key in ("pad_token_id", "eos_token_id", "bos_token_id"):
-        setattr(model.generation_config, key, getattr(tokenizer, key))
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return {"vocab_size": len(tokenizer), "n_params": sum(p.numel() for p in model.parameters())}
 
 
 # -- evaluation -------------------------------------------------------------------------------

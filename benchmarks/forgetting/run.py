@@ -55,6 +55,7 @@ COMMON_TRAIN = {
     "logging_steps": 25,
     "device": "cpu",
     "mixed_precision": "no",
+    "loss_kernel": "plain",  # 2.9x faster per step than TRL's fused kernel here (benchmarks/perf)
 }
 EVAL = {"max_new_tokens": 12, "batch_size": 64, "loss_max_length": MODEL["max_length"]}
 

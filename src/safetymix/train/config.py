@@ -66,10 +66,11 @@ class TrainConfig(BaseModel):
     loss_kernel : {"auto", "trl", "plain"}, default "auto"
         How the loss is computed. ``"trl"``: TRL's fused, chunked LM head, which never holds
         the full ``batch x length x vocab`` logits and logs entropy and token accuracy (best
-        for large vocabularies on a GPU). ``"plain"``: the model's own cross-entropy on the
-        full logits, with nothing extra; on CPU without Triton it is ~2.5x faster per step
-        for small models (benchmarks/forgetting/README.md). ``"auto"``: ``"plain"`` on CPU,
-        ``"trl"`` on CUDA. Both give the same loss (to float tolerance).
+        for large vocabularies on a GPU). ``"plain"``: the model's own forward projects only
+        the positions that predict a response token (``logits_to_keep``) and the loss is
+        their mean cross-entropy, with nothing extra logged; on CPU it was 2.9x faster per
+        step for the forgetting benchmark's model (benchmarks/perf/train_loss_kernel.py).
+        ``"auto"``: ``"plain"`` on CPU, ``"trl"`` on CUDA. Both give the same loss.
     device : {"auto", "cpu", "cuda"}, default "auto"
         ``"auto"`` uses CUDA when available.
     mixed_precision : {"auto", "no", "bf16", "fp16"}, default "auto"
