@@ -44,3 +44,18 @@ def test_errors(tmp_path):
         get_judge("refusal-classifier", model="other/model").judge(["q"], ["a"])
     with pytest.raises(ConfigError, match="batch_size must be >= 1, got 0"):
         get_judge("refusal-classifier", batch_size=0).judge(["q"], ["a"])
+
+
+def test_default_head_never_saw_xstest():
+    """XSTest is an over-refusal suite: the judge's refusal head must not be the labeller's."""
+    from safetymix.judge.refusal_classifier import JUDGE_HEADS_DIR
+    from safetymix.label.behaviour import HEADS_DIR, load_heads
+
+    judge = get_judge("refusal-classifier")
+    assert judge.heads_dir == JUDGE_HEADS_DIR != HEADS_DIR
+    ours, labeller = load_heads(JUDGE_HEADS_DIR)["refusal"], load_heads(HEADS_DIR)["refusal"]
+    assert ours.model == labeller.model
+    assert (JUDGE_HEADS_DIR / "refusal.npz").read_bytes() != (HEADS_DIR / "refusal.npz").read_bytes()
+    # heads record their training rows per source
+    assert not [s for s in ours.metadata["label_counts_by_source"] if "xstest" in s]
+    assert [s for s in labeller.metadata["label_counts_by_source"] if "xstest" in s]

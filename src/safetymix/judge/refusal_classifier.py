@@ -5,10 +5,10 @@ that reads the first two sentences of a response (sentence embedding plus the ru
 this judge applies that head alone. It needs no network: the default embedding model is
 bundled with the package.
 
-Caution: the shipped refusal head was trained with XSTest's 2,250 human-labelled
-completions (see README). Judging responses to XSTest prompts with it mixes training and
-evaluation prompts; for XSTest-based over-refusal use ``refusal-match`` (the eval default)
-or pass ``heads_dir=benchmarks/labelling/heads/no-xstest`` (a head that never saw XSTest).
+The labeller's refusal head was trained with XSTest's 2,250 human-labelled completions
+(see README), and XSTest's safe prompts are an over-refusal suite. So this judge uses, by
+default, its sibling trained on the same data minus every XSTest completion
+(:data:`JUDGE_HEADS_DIR`; refusal accuracy 0.894 on all of XSTest, which it never saw).
 """
 
 from __future__ import annotations
@@ -21,6 +21,10 @@ from safetymix.judge.base import Judge, Verdict, check_positive
 from safetymix.label.behaviour import EmbeddingLabeller, load_heads
 from safetymix.schema import make_example
 
+#: Heads trained without XSTest (``scripts/train_label_heads.py --exclude-source xstest``,
+#: the same files as benchmarks/labelling/heads/no-xstest).
+JUDGE_HEADS_DIR = Path(__file__).resolve().parent.parent / "data" / "heads-no-xstest"
+
 
 class RefusalClassifierJudge(Judge):
     """Refusal probability from the embedding labeller's refusal head.
@@ -31,8 +35,8 @@ class RefusalClassifierJudge(Judge):
     Parameters
     ----------
     heads_dir : str or Path, optional
-        Folder with the head files (``refusal.npz`` and its two siblings); default the
-        heads shipped with safetymix.
+        Folder with the head files (``refusal.npz`` and its two siblings); default
+        :data:`JUDGE_HEADS_DIR`, heads that never saw XSTest.
     model : str
         Embedding model; must be the heads' model (default all-MiniLM-L6-v2, bundled).
     batch_size : int
@@ -58,7 +62,7 @@ class RefusalClassifierJudge(Judge):
         batch_size: int = 64,
         threshold: float | None = None,
     ) -> None:
-        self.heads_dir = heads_dir
+        self.heads_dir = JUDGE_HEADS_DIR if heads_dir is None else heads_dir
         self.model = model
         self.batch_size = batch_size
         self.threshold = threshold
