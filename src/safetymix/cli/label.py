@@ -1,27 +1,16 @@
-"""``safetymix label``: behaviour flags, T1-T4 and harm categories for every pair."""
+"""``safetymix label``: behaviour flags, T1-T4 and harm categories for every pair, chunk by chunk."""
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import typer
 
 from safetymix.cli.options import console, handle_errors
 from safetymix.errors import ConfigError, SafetymixError
+from safetymix.label.stream import gold_refusal
 
-
-def gold_refusal(value: object) -> bool | None:
-    """Read a human refusal label: a bool, or XSTest's ``final_label`` strings
-    (``2_full_refusal`` and ``3_partial_refusal`` are refusals, ``1_full_compliance`` is not)."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).lower()
-    if "refusal" in text:
-        return True
-    if "compliance" in text:
-        return False
-    return None
+__all__ = ["gold_refusal", "label_command"]
 
 
 @handle_errors
@@ -40,48 +29,65 @@ def label_command(
     heads: Path = typer.Option(
         None, help="folder of head .npz files for the embedding labeller (default: the shipped heads)"
     ),
+    chunk_size: int = typer.Option(
+        None, help="records per chunk, the unit of memory and resumption (default: 4096; ray: 32768)"
+    ),
+    resume: bool = typer.Option(
+        True, help="continue a killed run from OUT.partial when input and settings match"
+    ),
+    engine: str = typer.Option("local", help="local | ray"),
+    ray_address: str = typer.Option(
+        None, help="Ray cluster for --engine ray, e.g. ray://head:10001 (default: $RAY_ADDRESS or local)"
+    ),
+    max_line_bytes: int = typer.Option(None, help="longest accepted input line (default: 64 MiB)"),
 ) -> None:
-    """Label POOL and write OUT; with --gold, also print refusal accuracy against human labels."""
-    from safetymix.io import read_examples, write_examples
-    from safetymix.label import get_behaviour_labeller, get_category_labeller, label_pool
+    """Label POOL and write OUT chunk by chunk; --gold also prints refusal accuracy against human labels."""
+    from safetymix.engine import get_engine
+    from safetymix.label import LabellerSpec, label_file
     from safetymix.select.config import write_report
 
-    examples = read_examples(pool)
     params = {k: v for k, v in {"model": model, "base_url": base_url}.items() if v is not None}
     if heads is not None:
         if behaviour_labeller != "embedding":
             raise ConfigError(
                 f"--heads applies only to --behaviour-labeller embedding, got {behaviour_labeller!r}"
             )
-        params["heads_dir"] = heads
-    beh = get_behaviour_labeller(behaviour_labeller, **params)
-    if category_labeller == "none":
-        cat = None
-    else:
+        params["heads_dir"] = str(heads)
+    if ray_address is not None and engine != "ray":
+        raise ConfigError("--ray-address needs --engine ray")
+    beh = LabellerSpec("behaviour", behaviour_labeller, params)
+    beh.build()  # fail on bad parameters now, not on a worker
+    cat = None
+    if category_labeller != "none":
         cat_params = {"taxonomy": taxonomy} | ({"base_url": base_url} if category_labeller == "judge" else {})
-        cat = get_category_labeller(category_labeller, **cat_params)
-    labelled, report = label_pool(
-        examples, behaviour_labeller=beh, category_labeller=cat, overwrite=overwrite, show_progress=True
-    )
-    report["input"] = str(pool)
-    if gold is not None:
-        pairs = [(gold_refusal(e.extra.get(gold)), e.refusal) for e in labelled]
-        missing = sum(g is None for g, _ in pairs)
-        if missing == len(pairs):
-            raise SafetymixError(f"--gold {gold!r}: no record carries a readable refusal label in that field")
-        scored = [(g, p) for g, p in pairs if g is not None]
-        correct = sum(g == p for g, p in scored)
-        report["gold"] = {
-            "field": gold,
-            "n": len(scored),
-            "accuracy": round(correct / len(scored), 4),
-            "undecided": sum(p is None for _, p in scored),
-        }
-        console.print(
-            f"refusal accuracy vs {gold!r}: {correct}/{len(scored)} = {correct / len(scored):.4f}"
-            + (f" ({missing} record(s) without a gold label skipped)" if missing else "")
+        cat = LabellerSpec("category", category_labeller, cat_params)
+        cat.build()
+    runner = get_engine(engine, **({"address": ray_address} if ray_address else {}))
+    with runner:
+        report = label_file(
+            pool,
+            out,
+            behaviour_labeller=beh,
+            category_labeller=cat,
+            overwrite=overwrite,
+            label_chunk=runner.chunk_labeller(beh, cat, overwrite=overwrite),
+            chunk_size=chunk_size or runner.default_chunk_size,
+            gold=gold,
+            resume=resume,
+            max_line_bytes=max_line_bytes,
+            show_progress=True,
         )
-    write_examples(out, labelled, format="jsonl")
+    report["input"] = str(pool)
+    report["engine"] = engine
+    if report["resumed_from"]:
+        console.print(f"resumed after {report['resumed_from']} records labelled by an interrupted run")
+    if gold is not None:
+        g = report["gold"]
+        if g["n"] == 0:
+            raise SafetymixError(f"--gold {gold!r}: no record carries a readable refusal label in that field")
+        console.print(
+            f"refusal accuracy vs {gold!r}: {g['correct']}/{g['n']} = {g['correct'] / g['n']:.4f}"
+            + (f" ({g['missing']} record(s) without a gold label skipped)" if g["missing"] else "")
+        )
     write_report(out.with_name(out.name + ".label.json"), report)
-    counts = Counter(e.behaviour for e in labelled)
-    console.print(f"labelled {len(labelled)} pairs -> {out}; behaviour {dict(sorted(counts.items()))}")
+    console.print(f"labelled {report['n_records']} pairs -> {out}; behaviour {report['behaviour_counts']}")

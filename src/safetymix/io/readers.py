@@ -8,6 +8,7 @@ a malformed JSON line or a CSV record spanning several lines is reported where i
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterator
@@ -23,7 +24,15 @@ from safetymix.io.formats import (
     layout_error,
 )
 from safetymix.io.records import RawRecords, RecordParser, located_error
-from safetymix.io.textfiles import csv_table, json_document, jsonl_file_records, txt_records
+from safetymix.io.textfiles import (
+    DEFAULT_MAX_LINE_BYTES,
+    FileSnapshot,
+    ReadGuard,
+    csv_table,
+    json_document,
+    jsonl_file_records,
+    txt_records,
+)
 from safetymix.schema import Example
 
 logger = logging.getLogger(__name__)
@@ -48,6 +57,7 @@ def read_examples(
     split: str | None = None,
     allow_missing_response: bool = False,
     duplicates: str = "error",
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> list[Example]:
     """Read a data file (or ``datasets`` folder / Hub name) into canonical examples.
 
@@ -71,6 +81,9 @@ def read_examples(
         records that share an id but differ still raise. ``"keep"`` returns every record
         unchecked, for data used as-is (e.g. a benign fine-tuning set); ids are then not
         guaranteed unique, so do not select from such a list by id.
+    max_line_bytes : int, default 64 MiB
+        Longest accepted line of a text file (JSON Lines, CSV, .txt); a longer one raises
+        after reading the limit, so a file without newlines cannot exhaust memory.
 
     Returns
     -------
@@ -81,7 +94,9 @@ def read_examples(
     Raises
     ------
     DataFormatError
-        Unreadable data, with path, line and field (see the module docstring).
+        Unreadable data, with path, line and field (see the module docstring); also a
+        truncated final line, a line over ``max_line_bytes`` and a file that changes while
+        it is read (its size, modification time or inode differ from when reading began).
     MissingFileError
         ``path`` does not exist.
     ConfigError
@@ -95,7 +110,7 @@ def read_examples(
     """
     if duplicates not in DUPLICATE_POLICIES:
         raise ConfigError(f"duplicates must be one of {', '.join(DUPLICATE_POLICIES)}; got {duplicates!r}")
-    plan = _plan(path, format, split, allow_missing_response)
+    plan = _plan(path, format, split, allow_missing_response, max_line_bytes)
     parser_examples = _parse(plan, format, allow_missing_response)
     out: list[Example] = []
     first_seen: dict[str, tuple[int, int]] = {}  # id -> (position, index in out)
@@ -127,20 +142,170 @@ def iter_examples(
     *,
     split: str | None = None,
     allow_missing_response: bool = False,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    snapshot: FileSnapshot | None = None,
 ) -> Iterator[Example]:
     """Yield the examples of a file one at a time, without holding the file in memory.
 
-    JSON Lines, CSV, Parquet and .txt files stream; JSON arrays and ``datasets`` tables
-    are loaded first. Unlike :func:`read_examples`, duplicate ids are not checked (that
-    needs every id in memory). Arguments and errors are those of :func:`read_examples`;
-    the file is opened and the format checked when this function is called.
+    JSON Lines, CSV, Parquet, .txt files and ``datasets`` folders stream (Hub data sets are
+    opened with ``streaming=True``); a ``.json`` document is parsed whole. Unlike
+    :func:`read_examples`, duplicate ids are not checked (see :func:`scan_examples`).
+    Arguments and errors are those of :func:`read_examples`; the file is opened and the
+    format checked when this function is called.
+
+    Parameters
+    ----------
+    snapshot : FileSnapshot, optional
+        The version of the file to read, taken earlier with :meth:`FileSnapshot.take`:
+        pass the same snapshot to every pass over one file so that a change between passes
+        raises too. Default: a snapshot taken now.
 
     Examples
     --------
     >>> n = sum(1 for _ in iter_examples("pool.jsonl"))  # doctest: +SKIP
     """
-    plan = _plan(path, format, split, allow_missing_response)
+    plan = _plan(path, format, split, allow_missing_response, max_line_bytes, snapshot, streaming=True)
     return (ex for _, ex in _parse(plan, format, allow_missing_response))
+
+
+def iter_chunks(
+    path: str | Path,
+    format: str | None = None,
+    *,
+    chunk_size: int = 4096,
+    split: str | None = None,
+    allow_missing_response: bool = False,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    snapshot: FileSnapshot | None = None,
+) -> Iterator[list[Example]]:
+    """Yield the examples of a file in lists of ``chunk_size``, holding one chunk at a time.
+
+    Memory stays bounded by the chunk for JSON Lines, CSV, .txt (read line by line, lines
+    capped at ``max_line_bytes``), Parquet (``pyarrow`` ``iter_batches``) and ``datasets``
+    folders (memory-mapped Arrow, read in batches); Hub data sets stream. A ``.json``
+    document is parsed whole first. The file is checked for changes every few thousand
+    lines and at its end.
+
+    Parameters
+    ----------
+    chunk_size : int, default 4096
+        Examples per list (the last one may be shorter).
+    Other parameters
+        As in :func:`iter_examples`.
+
+    Raises
+    ------
+    ConfigError
+        ``chunk_size < 1``.
+    DataFormatError
+        As in :func:`read_examples`, raised when the chunk holding the bad record is read.
+
+    Examples
+    --------
+    >>> for chunk in iter_chunks("pool.jsonl", chunk_size=1024):  # doctest: +SKIP
+    ...     process(chunk)
+    """
+    if chunk_size < 1:
+        raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
+    stream = iter_examples(
+        path,
+        format,
+        split=split,
+        allow_missing_response=allow_missing_response,
+        max_line_bytes=max_line_bytes,
+        snapshot=snapshot,
+    )
+    return _batched(stream, chunk_size)
+
+
+def _batched(items: Iterator[Example], size: int) -> Iterator[list[Example]]:
+    chunk: list[Example] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def scan_examples(
+    path: str | Path,
+    format: str | None = None,
+    *,
+    split: str | None = None,
+    allow_missing_response: bool = False,
+    duplicates: str = "error",
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    snapshot: FileSnapshot | None = None,
+) -> int:
+    """Read a whole input once, checking every record, and return how many there are.
+
+    Run it before expensive work over a large file: a bad record at the very end (a
+    truncated final line) then fails in seconds instead of after hours of labelling.
+    Memory stays bounded: records are parsed one at a time and ids are kept as 8-byte
+    hashes (8 MB per million records), not as strings.
+
+    Parameters
+    ----------
+    duplicates : {"error", "keep"}, default "error"
+        ``"error"`` raises, as :func:`read_examples` does, when two records share an id;
+        ``"keep"`` skips the check.
+    Other parameters
+        As in :func:`iter_examples`.
+
+    Returns
+    -------
+    int
+        The number of records.
+
+    Raises
+    ------
+    DataFormatError
+        As :func:`read_examples`; a duplicate id names both records' lines.
+
+    Examples
+    --------
+    >>> snap = FileSnapshot.take("pool.jsonl")  # doctest: +SKIP
+    >>> n = scan_examples("pool.jsonl", snapshot=snap)  # doctest: +SKIP
+    """
+    if duplicates not in ("error", "keep"):
+        raise ConfigError(f"scan_examples duplicates must be 'error' or 'keep'; got {duplicates!r}")
+    plan = _plan(path, format, split, allow_missing_response, max_line_bytes, snapshot, streaming=True)
+    if duplicates == "keep":
+        return sum(1 for _ in _parse(plan, format, allow_missing_response))
+    import numpy as np
+
+    hashes: list[np.ndarray] = []
+    block: list[int] = []
+    n = 0
+    for _, ex in _parse(plan, format, allow_missing_response):
+        block.append(_id_hash(ex.id))
+        n += 1
+        if len(block) == 65536:
+            hashes.append(np.array(block, dtype=np.uint64))
+            block = []
+    hashes.append(np.array(block, dtype=np.uint64))
+    flat = np.concatenate(hashes)
+    order = np.argsort(flat, kind="stable")
+    same = np.flatnonzero(flat[order][1:] == flat[order][:-1])
+    if same.size:
+        # Rare: read again to name the records (an id hash collision is not a duplicate).
+        suspects = {int(flat[order[i]]) for i in same}
+        plan = _plan(path, format, split, allow_missing_response, max_line_bytes, snapshot, streaming=True)
+        first: dict[str, int] = {}
+        for where, ex in _parse(plan, format, allow_missing_response):
+            if _id_hash(ex.id) not in suspects:
+                continue
+            if ex.id in first:
+                msg = f"duplicate id {ex.id!r} at {plan.unit} {first[ex.id]} and {plan.unit} {where}"
+                raise located_error(msg, plan.path, plan.unit, where, "id")
+            first[ex.id] = where
+    return n
+
+
+def _id_hash(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest())
 
 
 def read_prompts(path: str | Path, *, duplicates: str = "error") -> list[Example]:
@@ -165,7 +330,14 @@ def read_prompts(path: str | Path, *, duplicates: str = "error") -> list[Example
 
 
 def _plan(
-    path: str | Path, format: str | None, split: str | None, allow_missing_response: bool
+    path: str | Path,
+    format: str | None,
+    split: str | None,
+    allow_missing_response: bool,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    snapshot: FileSnapshot | None = None,
+    *,
+    streaming: bool = False,
 ) -> RawRecords:
     if format is not None and format not in READ_FORMATS:
         raise ConfigError(f"unknown read format {format!r}; valid formats: {', '.join(READ_FORMATS)}")
@@ -178,7 +350,7 @@ def _plan(
     if not p.exists():
         hub_like = isinstance(path, str) and _HUB_NAME.match(path) and p.suffix.lower() not in _EXTENSIONS
         if hub_like and format in (None, "hf", *LAYOUT_FORMATS):
-            return _hf_plan(display, split, hub=True)
+            return _hf_plan(display, split, hub=True, streaming=streaming)
         raise MissingFileError("no such file or directory", path=display)
     container = _EXTENSIONS.get(p.suffix.lower())
     if format in ("csv", "parquet"):
@@ -190,18 +362,20 @@ def _plan(
         raise DataFormatError(
             f"cannot tell the format from {p.suffix!r}; known extensions: {known}", path=display
         )
+    unit = "row" if container == "parquet" else "line"
+    guard = ReadGuard.open(p, display, max_line_bytes, snapshot, unit)
     if container == "jsonl":
-        return RawRecords(display, p.name, jsonl_file_records(p, display))
+        return RawRecords(display, p.name, jsonl_file_records(p, guard))
     if container == "json":
-        return json_document(p, display)
+        return json_document(p, guard)
     if container == "csv":
         # A one-column file whose "header" names no known column is a bare prompt list
         # (AdvBench), but only where prompt-only data was asked for.
         prompt_list = format == "prompts" or (format in (None, "csv") and allow_missing_response)
-        return csv_table(p, display, "\t" if p.suffix.lower() == ".tsv" else ",", prompt_list)
+        return csv_table(p, guard, "\t" if p.suffix.lower() == ".tsv" else ",", prompt_list)
     if container == "parquet":
-        return RawRecords(display, p.name, _parquet_records(p, display), unit="row")
-    return RawRecords(display, p.name, txt_records(p, display), layout=PROMPT_LIST_LAYOUT)
+        return RawRecords(display, p.name, _parquet_records(p, guard), unit="row")
+    return RawRecords(display, p.name, txt_records(p, guard), layout=PROMPT_LIST_LAYOUT)
 
 
 def _parse(
@@ -234,26 +408,31 @@ def _parse(
 # -- tables: Parquet and datasets ---------------------------------------------------------------
 
 
-def _parquet_records(p: Path, path: str) -> Iterator[tuple[int, dict[str, Any]]]:
+def _parquet_records(p: Path, guard: ReadGuard) -> Iterator[tuple[int, dict[str, Any]]]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
         table_file = pq.ParquetFile(p)
     except (pa.ArrowException, OSError) as err:
-        raise DataFormatError(f"not a readable Parquet file: {err}", path=path) from err
+        raise DataFormatError(f"not a readable Parquet file: {err}", path=guard.path) from err
     row = 0
-    for batch in table_file.iter_batches(batch_size=4096):
-        for rec in batch.to_pylist():
-            yield row, rec
-            row += 1
+    with table_file:
+        # One record batch at a time: memory is bounded by the batch, not the file.
+        for batch in table_file.iter_batches(batch_size=4096):
+            guard.check(row)
+            for rec in batch.to_pylist():
+                yield row, rec
+                row += 1
+    guard.check(row)
 
 
-def _hf_plan(name: str, split: str | None, *, hub: bool) -> RawRecords:
+def _hf_plan(name: str, split: str | None, *, hub: bool, streaming: bool = False) -> RawRecords:
     import datasets
 
     if hub:
-        ds = datasets.load_dataset(name, split=split or "train")
+        # streaming=True reads the Hub files shard by shard instead of downloading them all.
+        ds = datasets.load_dataset(name, split=split or "train", streaming=streaming)
         return RawRecords(name, name, _dataset_rows(ds), unit="row")
     try:
         loaded = datasets.load_from_disk(name)
@@ -272,6 +451,7 @@ def _hf_plan(name: str, split: str | None, *, hub: bool) -> RawRecords:
 
 
 def _dataset_rows(ds: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Rows of a ``Dataset`` (memory-mapped Arrow) or an ``IterableDataset``, 1024 at a time."""
     row = 0
     for batch in ds.with_format(None).iter(batch_size=1024):
         columns = list(batch)

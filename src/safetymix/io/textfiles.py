@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -20,6 +22,123 @@ from safetymix.io.records import RawRecords
 
 _WS = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
+_KEY = re.compile(rb'"((?:[^"\\]|\\.){1,200})"\s*:')
+
+#: Longest line (in bytes) the text readers accept by default: 64 MiB. Lines are read with
+#: ``readline(limit + 1)``, so a broken multi-GB "line" (a file without newlines, binary
+#: data) fails after reading the limit instead of exhausting memory.
+DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024
+#: Lines read between two checks that the file has not changed (a stat call each).
+CHECK_EVERY_LINES = 4096
+
+
+# -- guarding against broken and changing files -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileSnapshot:
+    """What identifies one version of a file: size, modification time, inode and device.
+
+    Take one before reading and compare it with the file afterwards (and in between): a
+    writer that appends, truncates, rewrites in place or replaces the file by rename changes
+    at least one of them. Take a single snapshot for several passes over the same file (count
+    first, then process) so that every pass provably reads the same bytes.
+
+    Examples
+    --------
+    >>> snap = FileSnapshot.take("pool.jsonl")  # doctest: +SKIP
+    >>> snap.changes(FileSnapshot.take("pool.jsonl"))  # doctest: +SKIP
+    ''
+    """
+
+    size: int
+    mtime_ns: int
+    inode: int
+    device: int
+
+    @classmethod
+    def take(cls, path: str | Path) -> FileSnapshot:
+        """Snapshot of ``path`` now (raises ``OSError`` when it cannot be stat'ed)."""
+        st = os.stat(path)
+        return cls(st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+
+    def changes(self, other: FileSnapshot) -> str:
+        """Human-readable differences to ``other`` ("" when none)."""
+        out = []
+        if (self.inode, self.device) != (other.inode, other.device):
+            out.append("replaced by another file")
+        if self.size != other.size:
+            out.append(f"size {self.size} -> {other.size} bytes")
+        if self.mtime_ns != other.mtime_ns:
+            out.append("modification time changed")
+        return ", ".join(out)
+
+
+@dataclass(frozen=True)
+class ReadGuard:
+    """Limits and change detection for one file being read.
+
+    Parameters
+    ----------
+    file : Path
+        The file on disk.
+    path : str
+        Its name in error messages (as the caller gave it).
+    max_line_bytes : int
+        Longest accepted line, newline excluded (see :data:`DEFAULT_MAX_LINE_BYTES`).
+    snapshot : FileSnapshot
+        The version of the file that every read must see.
+    unit : {"line", "row"}
+        What :meth:`check` positions count.
+    """
+
+    file: Path
+    path: str
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    snapshot: FileSnapshot | None = None
+    unit: str = "line"
+
+    @classmethod
+    def open(
+        cls,
+        file: Path,
+        path: str,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        snapshot: FileSnapshot | None = None,
+        unit: str = "line",
+    ) -> ReadGuard:
+        """A guard for ``file``; checks at once that it still matches ``snapshot`` when one is given."""
+        if max_line_bytes < 1:
+            raise DataFormatError(f"max_line_bytes must be >= 1, got {max_line_bytes}", path=path)
+        guard = cls(file, path, max_line_bytes, snapshot or FileSnapshot.take(file), unit)
+        if snapshot is not None:
+            guard.check(None)
+        return guard
+
+    def check(self, where: int | None) -> None:
+        """Raise :class:`DataFormatError` (at ``where``) when the file differs from the snapshot."""
+        try:
+            now = FileSnapshot.take(self.file)
+            diff = self.snapshot.changes(now) if self.snapshot is not None else ""
+        except OSError:
+            diff = "deleted"
+        if diff:
+            msg = (
+                f"the file changed while being read ({diff}); records already read may not match "
+                "the rest. Read a copy that no process is writing to"
+            )
+            if where is not None and self.unit == "row":
+                raise DataFormatError(f"row {where}: {msg}", path=self.path)
+            raise DataFormatError(msg, path=self.path, line=where)
+
+
+def last_key(raw: bytes | str) -> str | None:
+    """The last ``"key":`` in a piece of JSON text: the field being read where the text breaks off."""
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    found = None
+    for found in _KEY.finditer(data):  # noqa: B007 - only the last match is wanted
+        pass
+    return found.group(1).decode("utf-8", "replace") if found else None
 
 
 # -- text decoding ------------------------------------------------------------------------------
@@ -34,24 +153,38 @@ def _decode_line(raw: bytes, lineno: int, path: str) -> str:
     return text[1:] if lineno == 1 and text.startswith("\ufeff") else text
 
 
-def _lines(fh: BinaryIO, path: str) -> Iterator[str]:
+def _lines(fh: BinaryIO, guard: ReadGuard) -> Iterator[str]:
     # Split on b"\n" only: str.splitlines would also break inside JSON strings at U+2028 etc.
-    for lineno, raw in enumerate(fh, 1):
+    # readline(limit + 1) never holds more than the limit of one broken line in memory.
+    limit, path = guard.max_line_bytes, guard.path
+    lineno = 0
+    while raw := fh.readline(limit + 1):
+        lineno += 1
+        if len(raw) > limit and not raw.endswith(b"\n"):
+            field = last_key(raw)
+            msg = (
+                f"line longer than {limit} bytes (max_line_bytes); no record should be this long: "
+                "the file may lack newlines or hold binary data (raise max_line_bytes if it is real)"
+            )
+            raise DataFormatError(msg, path=path, line=lineno, field=field)
+        if lineno % CHECK_EVERY_LINES == 0:
+            guard.check(lineno)
         yield _decode_line(raw, lineno, path)
+    guard.check(lineno)
 
 
-def jsonl_file_records(p: Path, path: str) -> Iterator[tuple[int, Any]]:
+def jsonl_file_records(p: Path, guard: ReadGuard) -> Iterator[tuple[int, Any]]:
     """Stream ``(line, object)`` from a JSON Lines file; blank lines are skipped.
 
     Parameters
     ----------
     p : Path
         The file.
-    path : str
-        The name to show in errors (as the caller gave it).
+    guard : ReadGuard
+        Line limit, change detection and the name to show in errors.
     """
     with open(p, "rb") as fh:
-        yield from _jsonl_records(_lines(fh, path), path)
+        yield from _jsonl_records(_lines(fh, guard), guard.path)
 
 
 def _jsonl_records(lines: Iterable[str], path: str) -> Iterator[tuple[int, Any]]:
@@ -62,6 +195,12 @@ def _jsonl_records(lines: Iterable[str], path: str) -> Iterator[tuple[int, Any]]
         try:
             rec = loads(line)
         except json.JSONDecodeError as err:
+            if not line.endswith("\n"):  # only the last line of a file can lack its newline
+                msg = (
+                    f"malformed JSON in the final line, which has no newline: the file looks truncated "
+                    f"(cut off while being written or copied): {err.msg} (column {err.colno})"
+                )
+                raise DataFormatError(msg, path=path, line=lineno, field=last_key(line)) from None
             msg = f"malformed JSON: {err.msg} (column {err.colno})"
             raise DataFormatError(msg, path=path, line=lineno) from None
         if not isinstance(rec, dict):
@@ -70,10 +209,10 @@ def _jsonl_records(lines: Iterable[str], path: str) -> Iterator[tuple[int, Any]]
         yield lineno, rec
 
 
-def txt_records(p: Path, path: str) -> Iterator[tuple[int, dict[str, str]]]:
+def txt_records(p: Path, guard: ReadGuard) -> Iterator[tuple[int, dict[str, str]]]:
     """Stream ``(line, {"instruction": prompt})`` from a text file, one stripped prompt per line."""
     with open(p, "rb") as fh:
-        for lineno, line in enumerate(_lines(fh, path), 1):
+        for lineno, line in enumerate(_lines(fh, guard), 1):
             if line.strip():
                 yield lineno, {"instruction": line.strip()}
 
@@ -81,7 +220,7 @@ def txt_records(p: Path, path: str) -> Iterator[tuple[int, dict[str, str]]]:
 # -- JSON documents -----------------------------------------------------------------------------
 
 
-def json_document(p: Path, path: str) -> RawRecords:
+def json_document(p: Path, guard: ReadGuard) -> RawRecords:
     """Records of a ``.json`` file, each with the line where it starts.
 
     A JSON array of objects (records) or strings (prompts); one object of parallel lists
@@ -89,13 +228,18 @@ def json_document(p: Path, path: str) -> RawRecords:
     objects follow each other, JSON Lines. Element offsets come from walking the array
     with :meth:`json.JSONDecoder.raw_decode`, so no position is lost.
 
+    The whole document is read into memory (a JSON array cannot be parsed piecewise with
+    the standard library); use JSON Lines or Parquet for inputs larger than memory.
+
     Raises
     ------
     DataFormatError
         Non-UTF-8 bytes, malformed JSON (at the decoder's line), elements of the wrong type,
-        an empty document or array.
+        an empty document or array, a file that changed while being read.
     """
+    path = guard.path
     data = p.read_bytes()
+    guard.check(None)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -239,15 +383,15 @@ def _lines_at(text: str, positions: list[int]) -> list[int]:
 # -- CSV ----------------------------------------------------------------------------------------
 
 
-def csv_table(p: Path, path: str, delimiter: str, prompt_list: bool) -> RawRecords:
+def csv_table(p: Path, guard: ReadGuard, delimiter: str, prompt_list: bool) -> RawRecords:
     """Records of a CSV/TSV file with a header row, each with the line where it starts.
 
     Parameters
     ----------
     p : Path
         The file.
-    path : str
-        The name to show in errors.
+    guard : ReadGuard
+        Line limit, change detection and the name to show in errors.
     delimiter : str
         ``","`` or ``"\\t"``.
     prompt_list : bool
@@ -259,8 +403,9 @@ def csv_table(p: Path, path: str, delimiter: str, prompt_list: bool) -> RawRecor
     Parsed with ``csv.reader(strict=True)``, so an unterminated quote or a stray quote is
     an error; a record whose field count differs from the header's is an error too.
     """
+    path = guard.path
     fh = open(p, "rb")  # noqa: SIM115 - closed by _csv_records once the rows are consumed
-    reader = csv.reader(_lines(fh, path), delimiter=delimiter, strict=True)
+    reader = csv.reader(_lines(fh, guard), delimiter=delimiter, strict=True)
     try:
         header = next((row for row in reader if row), None)
     except csv.Error as err:

@@ -127,23 +127,61 @@ def write_examples(path: str | Path, examples: Iterable[Example], format: str = 
     >>> write_examples("mix.jsonl", pool[:100])  # doctest: +SKIP
     PosixPath('mix.jsonl')
     """
+    target = Path(path)
+    return write_encoded(
+        target, (encode_example(ex, format, path=target, line=i + 1) for i, ex in enumerate(examples)), format
+    )
+
+
+def encode_example(
+    ex: Example, format: str = "jsonl", *, path: str | Path | None = None, line: int | None = None
+) -> bytes:
+    """The bytes :func:`write_examples` writes for one example, less the array punctuation.
+
+    For JSON Lines formats that is the line with its newline; for ``"alpaca"`` the indented
+    array item. :func:`write_encoded` puts such items together, so a writer that has to
+    reorder many examples (``safetymix mix``) can encode each once, keep the bytes on disk,
+    and still write exactly what :func:`write_examples` would.
+
+    Raises
+    ------
+    ConfigError
+        Unknown ``format``.
+    DataFormatError
+        The example cannot be encoded; ``path`` and ``line`` locate it in the message.
+    """
+    spec = _get_write_format(format)
+    try:
+        if spec.array:
+            item = json.dumps(spec.encode(ex), ensure_ascii=False, indent=2, allow_nan=False)
+            text = "  " + item.replace("\n", "\n  ")
+        else:
+            text = json.dumps(spec.encode(ex), ensure_ascii=False, allow_nan=False) + "\n"
+        return text.encode("utf-8")
+    except (TypeError, ValueError) as err:  # UnicodeEncodeError is a ValueError
+        msg = f"example {ex.id!r} cannot be written as {format}: {err}"
+        raise DataFormatError(msg, path=path, line=line) from err
+
+
+def write_encoded(path: str | Path, items: Iterable[bytes], format: str = "jsonl") -> Path:
+    """Write items made by :func:`encode_example` (same ``format``), atomically, in the given order.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
     spec = _get_write_format(format)
     target = Path(path)
     with atomic_write(target, "wb") as fh:
         if spec.array:
             fh.write(b"[")
-        for i, ex in enumerate(examples):
-            try:
-                if spec.array:
-                    item = json.dumps(spec.encode(ex), ensure_ascii=False, indent=2, allow_nan=False)
-                    text = ("\n" if i == 0 else ",\n") + "  " + item.replace("\n", "\n  ")
-                else:
-                    text = json.dumps(spec.encode(ex), ensure_ascii=False, allow_nan=False) + "\n"
-                data = text.encode("utf-8")
-            except (TypeError, ValueError) as err:  # UnicodeEncodeError is a ValueError
-                msg = f"example {ex.id!r} cannot be written as {format}: {err}"
-                raise DataFormatError(msg, path=target, line=i + 1) from err
+        sep = b"\n" if spec.array else b""
+        for data in items:
+            fh.write(sep)
             fh.write(data)
+            if spec.array:
+                sep = b",\n"
         if spec.array:
             fh.write(b"]\n" if fh.tell() == 1 else b"\n]\n")
     return target

@@ -11,6 +11,9 @@ from typing import Any
 
 _EXPORTS = {
     "label_pool": "safetymix.label.pool",
+    "label_file": "safetymix.label.stream",
+    "gold_refusal": "safetymix.label.stream",
+    "LabellerSpec": "safetymix.label.registry",
     "BEHAVIOUR_LABELLERS": "safetymix.label.registry",
     "CATEGORY_LABELLERS": "safetymix.label.registry",
     "DEFAULT_BEHAVIOUR_LABELLER": "safetymix.label.registry",

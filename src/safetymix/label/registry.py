@@ -7,6 +7,7 @@ and ``--category-labeller`` accept.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from safetymix.errors import ConfigError
@@ -53,3 +54,58 @@ def get_category_labeller(name: str = DEFAULT_CATEGORY_LABELLER, **params: Any):
 
 def available_labellers() -> dict[str, list[str]]:
     return {"behaviour": list(BEHAVIOUR_LABELLERS), "category": list(CATEGORY_LABELLERS)}
+
+
+@dataclass(frozen=True)
+class LabellerSpec:
+    """A labeller named by registry key and parameters, built where it runs.
+
+    A spec is small and picklable, so a distributed engine can send it to its workers,
+    which build (and load the model of) the labeller once each; its :meth:`describe` is
+    stable across runs, so it also fingerprints a resumable labelling run.
+
+    Parameters
+    ----------
+    kind : {"behaviour", "category"}
+    name : str
+        Key of :data:`BEHAVIOUR_LABELLERS` or :data:`CATEGORY_LABELLERS`.
+    params : dict
+        Keyword arguments of the labeller (JSON-like values).
+
+    Examples
+    --------
+    >>> LabellerSpec("behaviour", "rules").build().name
+    'rules'
+    """
+
+    kind: str
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        table = {"behaviour": BEHAVIOUR_LABELLERS, "category": CATEGORY_LABELLERS}.get(self.kind)
+        if table is None:
+            raise ConfigError(f"labeller kind must be 'behaviour' or 'category', got {self.kind!r}")
+        if self.name not in table:
+            raise ConfigError(f"unknown {self.kind} labeller {self.name!r}; valid: {', '.join(table)}")
+
+    def build(self):
+        """The labeller object (loads nothing yet: models load on first use)."""
+        if self.kind == "behaviour":
+            return get_behaviour_labeller(self.name, **self.params)
+        return get_category_labeller(self.name, **self.params)
+
+    @property
+    def label_name(self) -> str:
+        """What :func:`~safetymix.label.label_pool` reports as the labeller's name."""
+        table = BEHAVIOUR_LABELLERS if self.kind == "behaviour" else CATEGORY_LABELLERS
+        cls = table[self.name]
+        return getattr(cls, "name", "") or cls.__name__
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready ``{"kind", "name", "params"}`` (paths and other objects as strings)."""
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "params": {k: str(v) for k, v in sorted(self.params.items())},
+        }

@@ -1,0 +1,57 @@
+"""What an engine does: embed texts that the cache lacks, and label chunks of examples.
+
+An engine only decides *where* the work runs. Reading, caching, checkpointing and writing
+stay on the driver, in :func:`safetymix.embed.embed_file` and
+:func:`safetymix.label.label_file`, so every engine gives the same files and fills the same
+cache.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from safetymix.embed.encoder import DEFAULT_MODEL, Encoder
+from safetymix.label.registry import LabellerSpec
+from safetymix.label.stream import ChunkLabeller
+
+
+class Engine:
+    """Base class; the constructor only stores parameters (nothing starts until used)."""
+
+    name: ClassVar[str] = ""
+    #: Records per chunk when the caller does not choose (the unit of resumption).
+    default_chunk_size: ClassVar[int] = 4096
+
+    def encoder(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        batch_size: int = 64,
+        chunk_size: int | None = None,
+        show_progress: bool = False,
+    ) -> Encoder:
+        """An :class:`~safetymix.embed.Encoder` (cache on the driver) that encodes on this engine."""
+        raise NotImplementedError
+
+    def chunk_labeller(
+        self,
+        behaviour: LabellerSpec | None,
+        category: LabellerSpec | None,
+        *,
+        overwrite: bool = False,
+    ) -> ChunkLabeller:
+        """``label_chunk(examples) -> (labelled, report)`` for :func:`safetymix.label.label_file`."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the engine started (a local Ray instance, ...)."""
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
+        return f"{type(self).__name__}({params})"
