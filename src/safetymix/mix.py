@@ -11,7 +11,9 @@ safetymix version - and no timestamp, so the same inputs give the same bytes.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import secrets
+from array import array
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -23,13 +25,17 @@ from safetymix.contamination import DEFAULT_THRESHOLD, EvalPrompt, find_overlaps
 from safetymix.embed import DEFAULT_MODEL, Encoder
 from safetymix.errors import ConfigError, ContaminationError
 from safetymix.io import (
+    DEFAULT_MAX_LINE_BYTES,
+    FileSnapshot,
     atomic_write,
+    iter_chunks,
     read_examples,
     read_prompts,
     sha256_file,
     write_dataset_info,
-    write_examples,
 )
+from safetymix.io.progress import progress_bar
+from safetymix.io.writers import encode_example, write_encoded
 from safetymix.schema import Example
 
 
@@ -81,8 +87,17 @@ def run_mix(
     config: MixConfig | None = None,
     *,
     show_progress: bool = False,
+    chunk_size: int = 4096,
+    max_line_bytes: int | None = None,
 ) -> dict:
     """Read, guard, mix and write; returns the manifest (also written next to ``out``).
+
+    The benign set streams: it is read chunk by chunk, each example is encoded once in the
+    output format into a temporary spill file beside ``out`` (its byte offset kept, 8 bytes
+    per row), checked against the evaluation prompts, and the mix is then written by copying
+    the spilled bytes in shuffled order. Memory holds the picks, the offsets and the
+    permutation, never the benign texts; the output is byte-identical to
+    ``write_examples(out, mix_examples(benign, picks, ...))``.
 
     Raises
     ------
@@ -91,31 +106,78 @@ def run_mix(
         Nothing is written then.
     """
     config = config or MixConfig()
-    # A benign set may hold exact duplicates (alpaca_en_demo has 14): each row is kept.
-    benign = read_examples(benign_path, duplicates="keep")
+    if config.upsample < 1:
+        raise ConfigError(f"upsample must be >= 1, got {config.upsample}")
     picks = read_examples(picks_path)
-    mixed = mix_examples(benign, picks, seed=config.seed, upsample=config.upsample)
-
+    pick_ids = {p.id for p in picks}
+    fmt = config.format
+    prompts: list[EvalPrompt] = []
     contamination: dict = {"checked": bool(config.eval_files), "eval_files": {}, "matches": []}
-    if config.eval_files:
-        prompts = []
-        for path in config.eval_files:
-            recs = read_prompts(path, duplicates="keep")
-            contamination["eval_files"][str(path)] = sha256_file(path)
-            prompts += [EvalPrompt(r.prompt, str(path), i + 1) for i, r in enumerate(recs)]
-        encoder = Encoder(config.embedding_model, show_progress=show_progress)
-        matches = find_overlaps(
-            list(benign) + list(picks),
-            prompts,
-            threshold=config.contamination_threshold,
-            encode=encoder.encode,
-        )
-        contamination["matches"] = matches
-        contamination["overridden"] = bool(matches) and config.allow_contamination
-        if matches and not config.allow_contamination:
-            raise ContaminationError(matches)
+    for path in config.eval_files:
+        recs = read_prompts(path, duplicates="keep")
+        contamination["eval_files"][str(path)] = sha256_file(path)
+        prompts += [EvalPrompt(r.prompt, str(path), i + 1) for i, r in enumerate(recs)]
+    encoder = Encoder(config.embedding_model, show_progress=False)
 
-    write_examples(out, mixed, format=config.format)
+    def overlaps(examples: Sequence[Example]) -> list[dict]:
+        if not prompts:
+            return []
+        return find_overlaps(
+            examples, prompts, threshold=config.contamination_threshold, encode=encoder.encode
+        )
+
+    target = Path(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    spill_path = target.with_name(f".{target.name}.{secrets.token_hex(6)}.spill")
+    offsets = array("q", [0])
+    clash: set[str] = set()
+    matches: list[dict] = []
+    try:
+        with open(spill_path, "w+b") as spill:
+            # A benign set may hold exact duplicates (alpaca_en_demo has 14): each row is kept.
+            snapshot = FileSnapshot.take(benign_path) if Path(benign_path).is_file() else None
+            chunks = iter_chunks(
+                benign_path,
+                chunk_size=chunk_size,
+                max_line_bytes=max_line_bytes or DEFAULT_MAX_LINE_BYTES,
+                snapshot=snapshot,
+            )
+            with progress_bar("reading benign set", None, enabled=show_progress) as advance:
+                for chunk in chunks:
+                    clash.update(e.id for e in chunk if e.id in pick_ids)
+                    for ex in chunk:
+                        spill.write(encode_example(ex, fmt, path=target))
+                        offsets.append(spill.tell())
+                    matches += overlaps(chunk)
+                    advance(len(chunk))
+            if clash:
+                ordered = sorted(clash)
+                raise ConfigError(f"{len(clash)} pick(s) are already in the benign set, e.g. {ordered[:3]}")
+            n_benign = len(offsets) - 1
+            matches += overlaps(picks)
+            matches.sort(key=lambda m: (m["kind"] != "exact", -m["score"], m["train_id"]))
+            contamination["matches"] = matches
+            if config.eval_files:
+                contamination["overridden"] = bool(matches) and config.allow_contamination
+            if matches and not config.allow_contamination:
+                raise ContaminationError(matches)
+            pick_bytes = [encode_example(p, fmt, path=target) for p in picks]
+            # Rows as mix_examples orders them: benign rows, then each pick upsample times.
+            rows = n_benign + len(picks) * config.upsample
+            order = np.random.default_rng(config.seed).permutation(rows)
+
+            def items() -> Iterator[bytes]:
+                for i in order.tolist():
+                    if i < n_benign:
+                        spill.seek(offsets[i])
+                        yield spill.read(offsets[i + 1] - offsets[i])
+                    else:
+                        yield pick_bytes[(i - n_benign) // config.upsample]
+
+            write_encoded(target, items(), fmt)
+    finally:
+        spill_path.unlink(missing_ok=True)
+    mixed_total = rows
     if config.dataset_info:
         write_dataset_info(
             config.dataset_info, config.dataset_name or Path(out).stem, Path(out), config.format
@@ -129,11 +191,11 @@ def run_mix(
             "picks": {"path": str(picks_path), "sha256": sha256_file(picks_path)},
         },
         "counts": {
-            "benign": len(benign),
+            "benign": n_benign,
             "picks": len(picks),
             "upsample": config.upsample,
-            "total": len(mixed),
-            "safety_share": round(len(picks) * config.upsample / max(len(mixed), 1), 6),
+            "total": mixed_total,
+            "safety_share": round(len(picks) * config.upsample / max(mixed_total, 1), 6),
         },
         "picks": [{"id": p.id, "reason": p.extra.get("reason")} for p in picks],
         "contamination": contamination,
