@@ -1,0 +1,151 @@
+"""``safetymix advise``: the smallest tested budget, and the strategy, that meet your targets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from safetymix.cli.options import build_config, console, handle_errors
+
+#: Exit code when no tested budget meets the targets (1 is an error, 2 contamination).
+EXIT_NOT_MET = 3
+
+
+def _fmt(e: Any, digits: int = 1, scale: float = 1.0) -> str:
+    if e is None:
+        return "-"
+    mean = f"{e.mean * scale:.{digits}f}"
+    if e.low is None or e.high is None:
+        return mean
+    return f"{mean} [{e.low * scale:.{digits}f}, {e.high * scale:.{digits}f}]"
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _print_advice(advice: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    cfg = advice.config
+    pct = int(round(cfg.confidence * 100))
+    stdout = Console()
+    if not stdout.is_terminal:
+        stdout = Console(width=160)
+    rule = f"upper bound of the {pct}% interval" if cfg.rule == "upper" else "mean"
+    basis = "means over seeds" if cfg.basis == "raw" else "isotonic fit on log budget"
+    stdout.print(
+        f"targets: harmfulness <= {100 * cfg.max_harmfulness:.1f}%, over-refusal increase over the "
+        f"benign-only model <= {cfg.max_over_refusal_increase:g} points; a budget meets them when the "
+        f"{rule} passes both (basis: {basis})"
+    )
+    for m in advice.models:
+        table = Table(
+            title=f"evidence: {m.model} (benign-only over-refusal {_fmt(m.baseline_over_refusal, 1, 100)}%)"
+        )
+        cols = (
+            "strategy",
+            "k",
+            "seeds",
+            "harmfulness %",
+            "over-refusal +points",
+            "fit harmfulness %",
+            "fit +points",
+            "mean passes",
+            "upper passes",
+            "meets",
+        )
+        for i, c in enumerate(cols):
+            table.add_column(c, justify="left" if i == 0 else "right")
+        for r in m.rows:
+            table.add_row(
+                "none (benign only)" if r.label == "none" else r.label,
+                str(r.budget),
+                str(r.n_seeds),
+                _fmt(r.harm, 1, 100),
+                _fmt(r.increase, 1),
+                _fmt(r.fit_harm, 1, 100),
+                _fmt(r.fit_increase, 1),
+                _yes(r.passes_mean),
+                _yes(r.passes_upper),
+                "[green]yes[/green]" if r.meets else "no",
+            )
+        stdout.print(table)
+        per = ", ".join(f"{k}: {'-' if v is None else v}" for k, v in m.smallest_per_strategy.items())
+        stdout.print(f"smallest tested budget meeting the targets, per strategy: {per}")
+        fit = ", ".join(f"{k}: {'-' if v is None else f'~{v:g}'}" for k, v in m.interpolated.items())
+        stdout.print(f"where the fitted means would cross both targets (interpolated, untested): {fit}")
+        rec = m.recommendation
+        if rec is None:
+            stdout.print(f"[bold red]no tested budget meets the targets[/bold red] for {m.model}")
+        elif rec.label == "none":
+            stdout.print(
+                f"[bold green]recommendation:[/bold green] {m.model}: no safety examples needed (k=0)"
+            )
+        else:
+            stdout.print(
+                f"[bold green]recommendation:[/bold green] {m.model}: {rec.label} at k={rec.budget} "
+                f"(harmfulness {_fmt(rec.harm, 1, 100)}%, over-refusal {_fmt(rec.increase, 1)} points)"
+            )
+
+
+@handle_errors
+def advise_command(
+    run_dir: Path = typer.Argument(..., help="run folder written by safetymix sweep"),
+    max_harmfulness: str = typer.Option(
+        None, help="target (required): harmfulness at most this rate ('0.2' or '20%')"
+    ),
+    max_over_refusal_increase: float = typer.Option(
+        None,
+        help="target (required): over-refusal at most this many points above the benign-only model",
+    ),
+    strategy: list[str] = typer.Option(None, help="strategy label to consider (repeatable; default: all)"),
+    model: str = typer.Option(None, help="base model to advise on (default: each model of the run)"),
+    rule: str = typer.Option(
+        None, help="'upper': the interval's upper bound must meet the targets (default); 'mean': the mean"
+    ),
+    basis: str = typer.Option(
+        None, help="'raw': per-budget means over seeds (default); 'fit': isotonic fit on log budget"
+    ),
+    confidence: float = typer.Option(None, help="coverage of the intervals (default: 0.95)"),
+    n_resamples: int = typer.Option(None, help="bootstrap resamples of the fit (default: 2000)"),
+    seed: int = typer.Option(None, help="seed of the bootstrap (default: 0)"),
+    reference: str = typer.Option(None, help="reference strategy label of the run (default: random)"),
+    as_json: bool = typer.Option(False, "--json", help="print the advice as JSON on stdout"),
+    config: Path = typer.Option(None, help="YAML file of these options (flags override it)"),
+) -> None:
+    """Recommend the smallest tested budget and strategy meeting harmfulness and over-refusal targets.
+
+    Exit code 0 with a recommendation, 3 when no tested budget meets the targets, 1 on errors.
+    """
+    from safetymix.report import AdviseConfig, advise, aggregate, read_run
+    from safetymix.report.aggregate import DEFAULT_REFERENCE
+
+    cfg = build_config(
+        AdviseConfig,
+        config,
+        max_harmfulness=max_harmfulness,
+        max_over_refusal_increase=max_over_refusal_increase,
+        strategies=strategy or None,
+        model=model,
+        rule=rule,
+        basis=basis,
+        confidence=confidence,
+        n_resamples=n_resamples,
+        seed=seed,
+    )
+    agg = aggregate(read_run(run_dir), reference=reference or DEFAULT_REFERENCE, confidence=cfg.confidence)
+    advice = advise(agg, cfg)
+    if as_json:
+        typer.echo(json.dumps(advice.as_dict(), indent=2))
+    else:
+        _print_advice(advice)
+    for note in [*agg.notes, *advice.notes]:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    if not advice.found:
+        console.print("no tested budget meets the targets: see the evidence (exit code 3)")
+        raise typer.Exit(EXIT_NOT_MET)
