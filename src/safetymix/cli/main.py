@@ -7,6 +7,7 @@ import sys
 import typer
 
 from safetymix import __version__
+from safetymix.cli.advise import advise_command
 from safetymix.cli.demo import demo_command
 from safetymix.cli.embed import embed_command
 from safetymix.cli.eval import eval_command
@@ -14,6 +15,7 @@ from safetymix.cli.generate import generate_command
 from safetymix.cli.judge import judge_command
 from safetymix.cli.label import label_command
 from safetymix.cli.mix import mix_command
+from safetymix.cli.report import report_command
 from safetymix.cli.select import select_command
 from safetymix.cli.train import train_command
 
@@ -33,6 +35,8 @@ app.command("generate")(generate_command)
 app.command("judge")(judge_command)
 app.command("eval")(eval_command)
 app.command("demo")(demo_command)
+app.command("report")(report_command)
+app.command("advise")(advise_command)
 
 
 @app.command("version")
