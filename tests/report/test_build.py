@@ -47,7 +47,19 @@ def test_default_cell_is_the_best_non_reference_at_the_largest_budget(run_dir: P
         choose_cell(run, agg, "zzz")
 
 
-def test_chosen_cell_picks_table(run_dir: Path, tmp_path: Path) -> None:
+def test_chosen_cell_picks_table(tmp_path: Path) -> None:
+    # harmfulness only: few figures to draw, the rest of the page is what is checked
+    cells = [
+        make_cell(
+            c["params"]["label"],
+            c["params"]["budget"],
+            c["params"]["seed"],
+            harmfulness=0.3,
+            picks=c["selection"]["picks"],
+        )
+        for c in standard_cells(with_failed=False)
+    ]
+    run_dir = write_run(tmp_path / "run", cells)
     run = read_run(run_dir)
     target = next(c for c in run.ok_cells if (c.label, c.budget, c.seed) == ("random", 10, 1))
     cfg = ReportConfig(out=str(tmp_path / "o"), cell=target.cell_id, pool_map=False, heatmap_budget=7)
@@ -66,7 +78,8 @@ def test_chosen_cell_picks_table(run_dir: Path, tmp_path: Path) -> None:
     }
     page = res.html.read_text(encoding="utf-8")
     assert f"<code>{target.cell_id}</code>: random, k=10, seed 1" in page
-    assert "pool_map" not in res.figures
+    assert "p01" in page and "slot=quota category=animal_abuse" in page
+    assert set(res.figures) == {"harm_vs_budget", "relative_reduction"}
 
 
 def test_format_reason_and_long_prompts() -> None:
@@ -84,16 +97,6 @@ def read_cell_with_prompt(prompt: str):
 
     rec = make_cell("sss-b", 5, 0, harmfulness=0.2, picks=[{"id": "x", "prompt": prompt, "categories": []}])
     return _check_cell(Path("x.json"), rec)
-
-
-def test_unreadable_pool_skips_the_map_with_a_note(tmp_path: Path) -> None:
-    bad_pool = tmp_path / "pool.jsonl"
-    bad_pool.write_text('{"instruction": "a", "response": "b"}\n{broken\n')
-    run = write_run(tmp_path / "run", standard_cells(), pool=bad_pool)
-    res = build_report(run, ReportConfig())
-    assert "pool_map" not in res.figures
-    assert any("pool map skipped" in n and "cannot be read" in n for n in res.notes)
-    assert "pool map skipped" in res.html.read_text(encoding="utf-8")
 
 
 def test_pool_map_fallbacks(tmp_path: Path) -> None:

@@ -95,3 +95,16 @@ def test_duplicate_cell_ids_are_rejected(tmp_path: Path) -> None:
     _write(tmp_path, rec, "b.json")
     with pytest.raises(DataFormatError, match="also in"):
         read_run(tmp_path)
+
+
+def test_cells_of_an_earlier_grid_are_left_out(tmp_path: Path) -> None:
+    cells = standard_cells(with_failed=False)
+    run_dir = write_run(tmp_path, cells)
+    old = make_cell("old-strategy", 5, 0, harmfulness=0.9)
+    (run_dir / "cells" / f"{old['cell_id']}.json").write_text(json.dumps(old))
+    (run_dir / "cells" / f"{cells[0]['cell_id']}.items.jsonl").write_text("{}\n")  # per-prompt records
+    run = read_run(run_dir)
+    assert len(run.cells) == len(cells)
+    assert "old-strategy" not in {c.label for c in run.cells}
+    assert any("1 cell file(s) not in the grid" in n for n in run.notes)
+    assert len(read_run(run_dir, current_only=False).cells) == len(cells) + 1

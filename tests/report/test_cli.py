@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.report.synthetic import make_cell, write_run
 
 from safetymix.cli.main import main
 
@@ -31,7 +32,9 @@ def test_report_command_errors(run_dir: Path, tmp_path: Path, capsys: pytest.Cap
     assert "confidence" in capsys.readouterr().err
 
 
-def test_report_command_reads_a_yaml_config(run_dir: Path, tmp_path: Path) -> None:
+def test_report_command_reads_a_yaml_config(tmp_path: Path) -> None:
+    cells = [make_cell(lab, 10, s, harmfulness=0.3 + 0.1 * s) for lab in ("random", "sss-b") for s in (0, 1)]
+    run_dir = write_run(tmp_path / "run", cells)
     cfg = tmp_path / "report.yaml"
     cfg.write_text(f"out: {tmp_path / 'from-yaml'}\npool_map: false\nreference: sss-b\n")
     assert main(["report", str(run_dir), "--config", str(cfg)]) == 0

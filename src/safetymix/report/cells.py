@@ -181,13 +181,17 @@ def _read_json(path: Path) -> Any:
         raise DataFormatError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from exc
 
 
-def read_run(run_dir: str | Path) -> Run:
-    """Read ``RUN_DIR/sweep.json`` and every ``RUN_DIR/cells/*.json``.
+def read_run(run_dir: str | Path, *, current_only: bool = True) -> Run:
+    """Read ``RUN_DIR/sweep.json`` and the cells of ``RUN_DIR/cells/*.json``.
 
     Parameters
     ----------
     run_dir : str or Path
         A folder written by ``safetymix sweep``.
+    current_only : bool, default True
+        Keep only the cells listed in ``sweep.json`` (a run folder can also hold the cells
+        of an earlier grid, which the sweep keeps for resuming); the others are counted in
+        a note. False keeps every cell file.
 
     Returns
     -------
@@ -222,6 +226,15 @@ def read_run(run_dir: str | Path) -> Run:
         notes.append(f"{sweep_file} is missing: the pool map and the sweep's settings are not shown")
     # Hidden files are the atomic writer's temporaries of cells still being written.
     files = sorted(p for p in cells_dir.glob("*.json") if not p.name.startswith("."))
+    listed = sweep.get("cells")
+    if current_only and isinstance(listed, list):
+        wanted = {c.get("cell_id") for c in listed if isinstance(c, dict)}
+        stale = [p for p in files if p.stem not in wanted]
+        if stale:
+            notes.append(
+                f"{len(stale)} cell file(s) not in the grid of sweep.json (an earlier grid) left out"
+            )
+        files = [p for p in files if p.stem in wanted]
     cells = [_check_cell(p, _read_json(p)) for p in files]
     if not cells:
         raise DataFormatError("no finished cell yet (cells/ is empty)", path=cells_dir)
