@@ -17,6 +17,7 @@ from safetymix.cli.label import label_command
 from safetymix.cli.mix import mix_command
 from safetymix.cli.report import report_command
 from safetymix.cli.select import select_command
+from safetymix.cli.sweep import sweep_command
 from safetymix.cli.train import train_command
 
 app = typer.Typer(
@@ -35,6 +36,7 @@ app.command("generate")(generate_command)
 app.command("judge")(judge_command)
 app.command("eval")(eval_command)
 app.command("demo")(demo_command)
+app.command("sweep")(sweep_command)
 app.command("report")(report_command)
 app.command("advise")(advise_command)
 
