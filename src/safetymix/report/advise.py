@@ -241,21 +241,20 @@ def _fit_strategy(
     draws = rng.integers(0, len(seeds), size=(cfg.n_resamples, len(seeds)))
     weights = np.vstack([np.ones(len(seeds)), np.apply_along_axis(np.bincount, 1, draws, None, len(seeds))])
 
-    def means(val: np.ndarray, mask: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        tot = mask @ w
-        return np.divide((val * mask) @ w, tot, out=np.zeros_like(tot), where=tot > 0), tot
+    def means(val: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weighted per-budget means for every weight row at once: (rows x budgets)."""
+        tot = weights @ mask.T
+        return np.divide(weights @ (val * mask).T, tot, out=np.zeros_like(tot), where=tot > 0), tot
 
-    fits_h, fits_o = [], []
+    (hmean, htot), (omean, otot), (bmean, btot) = means(hv, hm), means(ov, om), means(bv, bm)
     base_all = float(np.mean(list(base_over.values())))
-    for w in weights:
-        hmean, htot = means(hv, hm, w)
-        omean, otot = means(ov, om, w)
-        if not htot.any() or not otot.any():
+    fits_h, fits_o = [], []
+    for i in range(len(weights)):
+        if not htot[i].any() or not otot[i].any():
             continue
-        bmean, btot = means(bv, bm, w)
-        b = float(bmean[0]) if btot[0] > 0 else base_all
-        fits_h.append(_monotone(budgets, hmean, htot, increasing=False))
-        fits_o.append(100 * (_monotone(budgets, omean, otot, increasing=True) - b))
+        b = float(bmean[i, 0]) if btot[i, 0] > 0 else base_all
+        fits_h.append(_monotone(budgets, hmean[i], htot[i], increasing=False))
+        fits_o.append(100 * (_monotone(budgets, omean[i], otot[i], increasing=True) - b))
     point_h, point_o = fits_h[0], fits_o[0]
     alpha = 1.0 - cfg.confidence
     qh = np.quantile(np.array(fits_h[1:]), [alpha / 2, 1 - alpha / 2], axis=0)

@@ -138,6 +138,7 @@ def pool_map(
         cannot be read or embedded, or holds none of the picks. It never raises for these.
     """
     from sklearn.decomposition import PCA
+    from threadpoolctl import threadpool_limits
 
     from safetymix.embed import Encoder
     from safetymix.io import read_examples
@@ -162,9 +163,11 @@ def pool_map(
         emb = Encoder(src.embedding_model, show_progress=show_progress).encode([e.prompt for e in examples])
     except (SafetymixError, OSError, ValueError) as exc:
         return None, f"pool map skipped: embedding the pool with {src.embedding_model} failed ({exc})"
-    # Full SVD is exact and deterministic; sklearn fixes the signs of the components.
-    pca = PCA(n_components=2, svd_solver="full")
-    coords = pca.fit_transform(emb.astype(np.float64))
+    # Exact PCA from the d x d covariance (cheap for n >> d); sklearn fixes the components'
+    # signs. One BLAS thread: the same floats on every run, and no oversubscription.
+    with threadpool_limits(1):
+        pca = PCA(n_components=2, svd_solver="covariance_eigh")
+        coords = pca.fit_transform(emb.astype(np.float64))
     title = f"Pool ({pool_file.name}) and the picks of {cell.label} k={cell.budget} seed {cell.seed}"
     out = plot_pool_map(
         coords,
