@@ -114,7 +114,6 @@ def advise_command(
     confidence: float = typer.Option(None, help="coverage of the intervals (default: 0.95)"),
     n_resamples: int = typer.Option(None, help="bootstrap resamples of the fit (default: 2000)"),
     seed: int = typer.Option(None, help="seed of the bootstrap (default: 0)"),
-    reference: str = typer.Option(None, help="reference strategy label of the run (default: random)"),
     as_json: bool = typer.Option(False, "--json", help="print the advice as JSON on stdout"),
     config: Path = typer.Option(None, help="YAML file of these options (flags override it)"),
 ) -> None:
@@ -123,7 +122,6 @@ def advise_command(
     Exit code 0 with a recommendation, 3 when no tested budget meets the targets, 1 on errors.
     """
     from safetymix.report import AdviseConfig, advise, aggregate, read_run
-    from safetymix.report.aggregate import DEFAULT_REFERENCE
 
     cfg = build_config(
         AdviseConfig,
@@ -138,7 +136,7 @@ def advise_command(
         n_resamples=n_resamples,
         seed=seed,
     )
-    agg = aggregate(read_run(run_dir), reference=reference or DEFAULT_REFERENCE, confidence=cfg.confidence)
+    agg = aggregate(read_run(run_dir), confidence=cfg.confidence)
     advice = advise(agg, cfg)
     if as_json:
         typer.echo(json.dumps(advice.as_dict(), indent=2))

@@ -31,8 +31,6 @@ def report_command(
     from rich.table import Table
 
     from safetymix.report import ReportConfig, build_report
-    from safetymix.report.aggregate import aggregate
-    from safetymix.report.cells import read_run
     from safetymix.report.tables import result_header, result_rows
 
     cfg = build_config(
@@ -46,7 +44,8 @@ def report_command(
         pool_map=False if no_pool_map else None,
     )
     result = build_report(run_dir, cfg, show_progress=True)
-    agg = aggregate(read_run(run_dir), reference=cfg.reference, confidence=cfg.confidence)
+    agg = result.aggregate
+    assert agg is not None
     stdout = Console()
     if not stdout.is_terminal:  # files and pipes get the whole table, not 80 columns
         stdout = Console(width=160)

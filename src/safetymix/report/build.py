@@ -66,6 +66,8 @@ class ReportResult:
     figures: dict[str, Path] = field(default_factory=dict)
     cell_id: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: The numbers behind the report (what summary.json holds).
+    aggregate: Aggregate | None = None
 
 
 _CAPTIONS = {
@@ -247,4 +249,5 @@ def build_report(
         figures=written,
         cell_id=cell.cell_id if cell is not None else None,
         notes=notes,
+        aggregate=agg,
     )
