@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-HARMFUL = ("I-MaliciousInstructions", "I-CoNa", "I-Controversial", "Q-Harm", "I-PhysicalSafetyUnsafe")
+HARMFUL = ("i-malicious-instructions", "i-cona", "i-controversial", "q-harm", "i-physical-safety-unsafe")
 METRICS = ("harmful_refusal", "over_refusal", "selectivity", "benign_loss")
 
 SHARE_NOTE = (
@@ -25,16 +25,6 @@ SHARE_NOTE = (
     "examples), far above the paper's 0.05-0.5% (10-100 picks next to 20,000 Alpaca examples); "
     "the tiny model is trained from scratch, so absolute rates say nothing about 7B models."
 )
-
-
-def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    if n == 0:
-        return (float("nan"), float("nan"))
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return (max(0.0, c - h), min(1.0, c + h))
 
 
 def t_summary(values: list[float]) -> dict[str, Any]:
@@ -53,48 +43,72 @@ def t_summary(values: list[float]) -> dict[str, Any]:
     return out
 
 
-def cell_metrics(rec: dict[str, Any]) -> dict[str, Any]:
-    sets = rec["eval"]["sets"]
-    harm_k = sum(sets[s]["refusals"] for s in HARMFUL if s in sets)
-    harm_n = sum(sets[s]["n"] for s in HARMFUL if s in sets)
-    xs = sets["XSTest-safe"]
-    m = {
-        "cell": rec["cell"],
-        "variant": rec["variant"],
-        "k": rec["k"],
-        "seed": rec["seed"],
-        "harmful_refusal": harm_k / harm_n,
-        "harmful_refusal_wilson95": wilson(harm_k, harm_n),
-        "over_refusal": xs["refusals"] / xs["n"],
-        "over_refusal_wilson95": wilson(xs["refusals"], xs["n"]),
-        "per_suite": {s: sets[s]["refusals"] / sets[s]["n"] for s in HARMFUL if s in sets},
-        "benign_loss": rec["eval"]["benign_loss"],
-        "empty_responses": sum(s["empty"] for s in sets.values()),
-        "train_seconds": rec["train"]["seconds"],
-        "generate_seconds": rec["eval"]["generate_seconds"],
-        "final_train_loss": rec["train"]["final_loss"],
-        "safety_share": rec.get("safety_share", 0.0),
+def _metric_row(ev: dict[str, Any]) -> dict[str, Any]:
+    """Pooled rates (sweep metric blocks) and per-suite harmful refusal of one evaluation.
+
+    A rate is NaN when no response of its suites was judged (e.g. every answer empty).
+    """
+    nan = {"value": float("nan"), "low": float("nan"), "high": float("nan")}
+    m = {k: ev["metrics"].get(k, nan) for k in ("harmful_refusal", "over_refusal", "helpfulness")}
+    row = {
+        "harmful_refusal": m["harmful_refusal"]["value"],
+        "harmful_refusal_wilson95": (m["harmful_refusal"]["low"], m["harmful_refusal"]["high"]),
+        "over_refusal": m["over_refusal"]["value"],
+        "over_refusal_wilson95": (m["over_refusal"]["low"], m["over_refusal"]["high"]),
+        "benign_loss": m["helpfulness"]["value"],
+        "per_suite": {s: v for s, v in ev["per_suite"].items() if s in HARMFUL},
     }
-    m["selectivity"] = m["harmful_refusal"] - m["over_refusal"]
-    for dev in ("dev-safety", "dev-benign"):
-        if dev in sets:
-            m[f"{dev}_refusal"] = sets[dev]["refusals"] / sets[dev]["n"]
-    if rec.get("picks"):
+    row["selectivity"] = row["harmful_refusal"] - row["over_refusal"]
+    return row
+
+
+def cell_metrics(rec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """One sweep cell (``safetymix.sweep`` record) as a flat row."""
+    from bench_cell import per_suite_refusal
+
+    items_file = run_dir / "cells" / f"{rec['cell_id']}.items.jsonl"
+    items = [json.loads(line) for line in items_file.read_text().splitlines()] if items_file.exists() else []
+    p = rec["params"]
+    m = {
+        "cell": rec["cell_id"],
+        "variant": p["label"],
+        "k": p["budget"],
+        "seed": p["seed"],
+        **_metric_row({"metrics": rec["metrics"], "per_suite": per_suite_refusal(items)}),
+        "train_seconds": rec["train"]["seconds"],
+        "cell_seconds": rec["seconds"].get("total"),
+        "final_train_loss": rec["train"]["final_loss"],
+        "safety_share": rec["mix"]["safety_share"],
+    }
+    picks = rec["selection"]["picks"]
+    if picks:
         beh: dict[str, int] = defaultdict(int)
-        for p in rec["picks"]:
-            beh[p["behaviour"]] += 1
+        for pick in picks:
+            beh[pick["behaviour"]] += 1
         m["pick_behaviours"] = dict(sorted(beh.items()))
     return m
 
 
+def stage1_metrics(out: Path) -> dict[str, Any] | None:
+    path = out / "stage1.json"
+    if not path.exists():
+        return None
+    rec = json.loads(path.read_text())
+    row = {"cell": "stage1", **_metric_row(rec["eval"])}
+    for suite, rate in rec["dev"]["per_suite"].items():
+        row[f"{suite}_refusal"] = rate
+    row["reused_from"] = rec.get("reused_from")
+    return row
+
+
 def aggregate(out: Path, cfg: dict[str, Any]) -> dict[str, Any]:
-    cells = {}
-    for path in sorted((out / "cells").glob("*.json")):
-        rec = json.loads(path.read_text())
-        cells[rec["cell"]] = cell_metrics(rec)
-    stage1 = cells.pop("stage1", None)
-    stage1_path = out / "cells" / "stage1.json"
-    reused_from = json.loads(stage1_path.read_text()).get("reused_from") if stage1_path.exists() else None
+    from safetymix.sweep import load_cells
+
+    records = load_cells(out / "sweep")
+    failed = [r["cell_id"] for r in records if r["status"] != "ok"]
+    cells = {r["cell_id"]: cell_metrics(r, out / "sweep") for r in records if r["status"] == "ok"}
+    stage1 = stage1_metrics(out)
+    reused_from = stage1.pop("reused_from") if stage1 else None
     groups: dict[tuple[str, int], list[dict]] = defaultdict(list)
     for m in cells.values():
         groups[(m["variant"], m["k"])].append(m)
@@ -159,6 +173,7 @@ def aggregate(out: Path, cfg: dict[str, Any]) -> dict[str, Any]:
         "summary": summary,
         "vs_random": comparisons,
         "cells": list(cells.values()),
+        "failed_cells": failed,
         "timings": timings,
         "data": data,
     }

@@ -3,9 +3,12 @@
 Stage 1 ("alignment") trains a tiny Llama-style model from scratch on benign instructions
 plus Bianchi et al.'s safety examples; stage 2 ("benign fine-tuning") continues from it on
 other benign data, alone or with ``k`` picks from a held-out safety pool by each strategy.
-Every cell is written as one JSON file as soon as it finishes, so an interrupted run resumes
-where it stopped; the cells are then aggregated into ``results.json``, ``results.md`` and
-``results.png`` under ``--out``.
+Stage 2 is a ``safetymix sweep`` (:func:`safetymix.sweep.run_sweep`) whose model is the
+stage-1 checkpoint: every cell selects, mixes, trains and evaluates with safetymix's own
+stages, is written to ``<out>/sweep/cells/<cell_id>.json`` when it finishes, and an
+interrupted run resumes where it stopped. The cells are then aggregated into
+``results.json``, ``results.md`` and ``results.png`` (bench_report.py) and the sweep report
+(``safetymix report``: PNGs, Markdown, HTML) under ``<out>/report``.
 
 Usage::
 
@@ -13,8 +16,7 @@ Usage::
     python benchmarks/forgetting/run.py --quick --out benchmarks/forgetting/results-quick
     python benchmarks/forgetting/run.py                      # default grid -> results/
 
-Only safetymix's own select / label / train / generate / judge code is used (see
-bench_data.py and bench_cell.py). Model folders go to ``<out>/_work`` (not for committing).
+Model folders go to ``<out>/_work`` (not for committing).
 """
 
 from __future__ import annotations
@@ -26,16 +28,15 @@ import logging
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]  # the repository root: runs work from there (paths in sweep.yaml)
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from bench_data import DataConfig, build_splits, make_pool, stage1_examples  # noqa: E402
+from bench_data import DataConfig, build_splits, stage1_examples  # noqa: E402
 
 logger = logging.getLogger("forgetting")
 
@@ -106,9 +107,29 @@ def make_parser() -> argparse.ArgumentParser:
     return p
 
 
+def eval_fields(grid_name: str, files: dict[str, Path]) -> dict[str, Any]:
+    """``EvalConfig`` fields of every evaluation: Bianchi's five harmful suites + XSTest's safe
+    prompts (the ``default`` group), greedy answers of 12 tokens judged by ``refusal-match``,
+    and the benign held-out loss on ``files["loss"]`` (a user helpfulness suite)."""
+    return {
+        "suites": ["default"],
+        "suite_files": [f"benign-heldout={rel(files['loss'])}:helpfulness"],
+        "generation": {
+            "num_beams": 1,
+            "max_new_tokens": EVAL["max_new_tokens"],
+            "batch_size": EVAL["batch_size"],
+        },
+        "judge": "refusal-match",
+        "loss_batch_size": EVAL["batch_size"] // 2,
+        "loss_max_length": EVAL["loss_max_length"],
+        "device": "cpu",
+        "max_prompts": 20 if grid_name == "smoke" else None,
+    }
+
+
 def run_config(grid_name: str) -> dict[str, Any]:
     data = DataConfig()
-    model, stage1, stage2, eval_cfg = dict(MODEL), dict(STAGE1), dict(STAGE2), dict(EVAL)
+    model, stage1, stage2 = dict(MODEL), dict(STAGE1), dict(STAGE2)
     if grid_name == "smoke":
         data = dataclasses.replace(data, n_benign=60, n_safety_train=120, n_dev=20, n_loss=20)
         stage1["num_train_epochs"] = 1.0
@@ -121,8 +142,7 @@ def run_config(grid_name: str) -> dict[str, Any]:
         "model": model,
         "stage1": {**COMMON_TRAIN, **stage1, "seed": 0},
         "stage2": {**COMMON_TRAIN, **stage2},
-        "eval": eval_cfg,
-        "eval_limit_per_set": 20 if grid_name == "smoke" else None,
+        "eval": dict(EVAL),
         "model_seed": 0,
     }
 
@@ -141,6 +161,7 @@ def _write_json(path: Path, data: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
+    os.chdir(ROOT)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     grid_name = "quick" if args.quick else "smoke" if args.smoke else "default"
     out = args.out or HERE / ("results-quick" if grid_name == "quick" else "results")
@@ -153,14 +174,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.report_only:
         saved = out / "run_config.json"
         bench_report.aggregate(out, json.loads(saved.read_text()) if saved.exists() else cfg)
+        write_sweep_report(out)
         return 0
 
     out.mkdir(parents=True, exist_ok=True)
     cfg_path = out / "run_config.json"
     if cfg_path.exists():
         old = json.loads(cfg_path.read_text())
-        keys = ("grid_name", "grid", "data", "model", "stage1", "stage2", "eval", "eval_limit_per_set")
-        changed = [k for k in keys if old.get(k) != cfg.get(k)]
+        changed = [k for k in SETTINGS if old.get(k) != cfg.get(k)]
         if changed:
             raise SystemExit(f"{out} holds a run with other settings ({changed}); use another --out")
     _write_json(cfg_path, cfg)
@@ -169,12 +190,27 @@ def main(argv: list[str] | None = None) -> int:
     timings["total_seconds"] = round(time.perf_counter() - t0, 1)
     _write_json(out / "timings.json", timings)
     bench_report.aggregate(out, cfg)
+    write_sweep_report(out)
     logger.info("done in %.1f min; results in %s", timings["total_seconds"] / 60, out)
     return 0
 
 
+def write_sweep_report(out: Path) -> None:
+    """``safetymix report`` of the stage-2 sweep into ``<out>/report`` (PNGs, results.md, HTML)."""
+    from safetymix.report import ReportConfig, build_report
+
+    result = build_report(out / "sweep", ReportConfig(out=str(out / "report")))
+    logger.info("sweep report: %s", result.html)
+
+
+#: Settings a run folder is tied to (a rerun into it must share them).
+SETTINGS = ("grid_name", "grid", "data", "model", "stage1", "stage2", "eval")
+#: Settings stage 1 depends on (``--stage1-from`` needs them equal).
+STAGE1_SETTINGS = ("data", "model", "stage1", "eval", "model_seed")
+
+
 def reuse_stage1(src: Path, out: Path, cfg: dict[str, Any]) -> None:
-    """Copy a finished stage 1 (model folder and cell JSON) from ``src``; settings must match.
+    """Copy a finished stage 1 (model folder and stage1.json) from ``src``; settings must match.
 
     Stage 1 is deterministic for its settings, so a run that shares them (the quick and the
     default grid do) need not train it again.
@@ -182,66 +218,104 @@ def reuse_stage1(src: Path, out: Path, cfg: dict[str, Any]) -> None:
     import shutil
 
     old = json.loads((src / "run_config.json").read_text())
-    changed = [
-        k
-        for k in ("data", "model", "stage1", "eval", "eval_limit_per_set", "model_seed")
-        if old.get(k) != cfg.get(k)
-    ]
+    changed = [k for k in STAGE1_SETTINGS if old.get(k) != cfg.get(k)]
     if changed:
         raise SystemExit(f"--stage1-from {src}: its settings differ in {changed}")
     model = src / "_work" / "stage1"
-    if not (model / "config.json").exists() or not (src / "cells" / "stage1.json").exists():
+    if not (model / "config.json").exists() or not (src / "stage1.json").exists():
         raise SystemExit(
-            f"--stage1-from {src}: no finished stage 1 there (model folder or cells/stage1.json missing)"
+            f"--stage1-from {src}: no finished stage 1 there (model folder or stage1.json missing)"
         )
     shutil.copytree(model, out / "_work" / "stage1", dirs_exist_ok=True)
-    rec = json.loads((src / "cells" / "stage1.json").read_text())
+    rec = json.loads((src / "stage1.json").read_text())
     rec["reused_from"] = str(src)
-    _write_json(out / "cells" / "stage1.json", rec)
+    _write_json(out / "stage1.json", rec)
     logger.info("stage 1 reused from %s", src)
+
+
+def write_suite_files(out: Path, splits: dict[str, Any]) -> dict[str, Path]:
+    """The held-out loss set and the stage-1 dev sets as JSONL files (user eval suites)."""
+    from safetymix.io import write_examples
+
+    files = {"loss": out / "data" / "benign-heldout.jsonl"}
+    files["dev_safety"] = out / "data" / "dev-safety.jsonl"
+    files["dev_benign"] = out / "data" / "dev-benign.jsonl"
+    for key, split in (("loss", "loss_benign"), ("dev_safety", "dev_safety"), ("dev_benign", "dev_benign")):
+        files[key].parent.mkdir(parents=True, exist_ok=True)
+        write_examples(files[key], splits[split], "jsonl")
+    return files
+
+
+def rel(path: Path) -> str:
+    """``path`` relative to the repository root (the working directory of a run)."""
+    return os.path.relpath(path, ROOT)
+
+
+def write_sweep_config(out: Path, cfg: dict[str, Any], splits: dict[str, Any], evaluation: dict) -> Path:
+    """Stage 2 as a sweep config file: every variant x k x seed plus the benign-only baseline.
+
+    The benign set and the pool are written next to it as JSONL, so the same stage 2 also
+    runs as ``safetymix sweep <out>/sweep.yaml --out <out>/sweep`` from the repository root.
+    """
+    import yaml
+
+    from safetymix.io import atomic_write, write_examples
+
+    data = out / "data"
+    write_examples(data / "benign-stage2.jsonl", splits["benign_stage2"], "jsonl")
+    write_examples(data / "pool.jsonl", splits["pool"], "jsonl")
+    grid = cfg["grid"]
+    config = {
+        "benign": {"path": rel(data / "benign-stage2.jsonl")},
+        "pool": {"path": rel(data / "pool.jsonl")},
+        "strategies": [
+            {"name": VARIANTS[v][0], "params": VARIANTS[v][1], "label": v} for v in grid["variants"]
+        ],
+        "budgets": grid["ks"],
+        "seeds": grid["seeds"],
+        "models": [rel(out / "_work" / "stage1")],
+        "baseline": True,
+        "train": cfg["stage2"],
+        "eval": evaluation,
+    }
+    path = out / "sweep.yaml"
+    with atomic_write(path) as fh:
+        fh.write("# Stage 2 of the CPU forgetting benchmark, written by benchmarks/forgetting/run.py.\n")
+        fh.write("# Paths are relative to the repository root.\n")
+        yaml.safe_dump(config, fh, sort_keys=False, allow_unicode=True)
+    return path
 
 
 def run_all(out: Path, cfg: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     import bench_cell
 
     from safetymix.embed import Encoder
-    from safetymix.select import get_strategy, picked_examples
+    from safetymix.judge import get_judge
+    from safetymix.sweep import run_sweep
 
     work = out / "_work"
-    cells_dir = out / "cells"
     timings: dict[str, Any] = {}
     t = time.perf_counter()
-    encoder = Encoder()
-    data = build_splits(DataConfig(**cfg["data"]), encoder.encode)
+    data = build_splits(DataConfig(**cfg["data"]), Encoder().encode)
     splits = data["splits"]
-    limit = cfg["eval_limit_per_set"]
-    eval_sets = {n: rows[:limit] if limit else rows for n, rows in splits["evals"].items()}
-    pool, label_report = make_pool(splits["pool"], encoder)
-    timings["data_and_labelling_seconds"] = round(time.perf_counter() - t, 1)
-    ref_flags, judge_name = bench_cell.refusal_flags(
-        [e.prompt for e in splits["dev_safety"]], [e.response for e in splits["dev_safety"]]
-    )
+    files = write_suite_files(out, splits)
+    evaluation = eval_fields(cfg["grid_name"], files)
+    dev = splits["dev_safety"]
+    ref = get_judge("refusal-match").judge([e.prompt for e in dev], [e.response for e in dev])
     _write_json(
         out / "data.json",
         {
             **data["record"],
-            "pool_labelling": label_report,
-            "dev_safety_reference_refusal_rate": sum(ref_flags) / len(ref_flags),
-            "refusal_judge": judge_name,
+            "dev_safety_reference_refusal_rate": sum(v.refusal is True for v in ref) / len(ref),
+            "refusal_judge": "refusal-match",
         },
     )
-    logger.info(
-        "data ready (%.0fs): %s; pool behaviours %s",
-        timings["data_and_labelling_seconds"],
-        data["record"]["sizes"],
-        label_report["behaviour_counts"],
-    )
+    timings["data_seconds"] = round(time.perf_counter() - t, 1)
+    logger.info("data ready (%.0fs): %s", timings["data_seconds"], data["record"]["sizes"])
 
     # ---- stage 1 ------------------------------------------------------------------------
     init_dir, stage1_dir = work / "init", work / "stage1"
-    stage1_json = cells_dir / "stage1.json"
-    # One thread: with other work on the 2 cores, a 2-thread step was ~4x slower than 1-thread.
-    n_threads = args.threads
+    stage1_json = out / "stage1.json"
     if args.stage1_from is not None and not stage1_json.exists():
         reuse_stage1(args.stage1_from.resolve(), out, cfg)
     if not (stage1_json.exists() and (stage1_dir / "config.json").exists()):
@@ -251,118 +325,58 @@ def run_all(out: Path, cfg: dict[str, Any], args: argparse.Namespace) -> dict[st
         texts = [alpaca_prompt(e) + e.response for e in stage1_train + splits["benign_stage2"]]
         import torch
 
-        torch.set_num_threads(n_threads)
+        torch.set_num_threads(args.threads)
         info = bench_cell.save_initial_model(init_dir, texts, cfg["model"], cfg["model_seed"])
         logger.info("stage 1: %d examples, model %s; training ...", len(stage1_train), info)
-        dev_sets = {
-            "dev-safety": splits["dev_safety"][:limit] if limit else splits["dev_safety"],
-            "dev-benign": splits["dev_benign"][:limit] if limit else splits["dev_benign"],
+        dev_eval = {
+            **evaluation,
+            "suites": None,  # the user suites alone
+            "suite_files": [
+                f"dev-safety={rel(files['dev_safety'])}:harmful",
+                f"dev-benign={rel(files['dev_benign'])}:over-refusal",
+            ],
         }
-        task = {
-            "threads": n_threads,
-            "model": str(init_dir),
-            "model_dir": str(stage1_dir),
-            "keep_model": True,
-            "train": cfg["stage1"],
-            "examples": _as_dicts(stage1_train),
-            "eval_sets": {n: _as_dicts(v) for n, v in {**eval_sets, **dev_sets}.items()},
-            "loss_set": _as_dicts(splits["loss_benign"]),
-            "eval": cfg["eval"],
-            "cell": {"cell": "stage1", "stage": 1, "variant": "stage1", "k": 0, "seed": 0, "model": info},
-            "out_json": str(stage1_json),
-        }
-        rec = bench_cell.run_cell(task)
+        rec = bench_cell.run_stage1(
+            {
+                "threads": args.threads,
+                "model": str(init_dir),
+                "model_dir": str(stage1_dir),
+                "train": cfg["stage1"],
+                "examples": _as_dicts(stage1_train),
+                "eval": evaluation,
+                "dev_eval": dev_eval,
+                "cell": {"cell": "stage1", "model": info},
+                "out_json": str(stage1_json),
+            }
+        )
         logger.info(
-            "stage 1 done: train %.0fs, loss %.3f -> %.3f",
+            "stage 1 done: train %.0fs, loss %.3f -> %.3f; harmful refusal %.1f%%, over-refusal %.1f%%",
             rec["train"]["seconds"],
             rec["train"]["first_loss"],
             rec["train"]["final_loss"],
+            100 * rec["eval"]["metrics"]["harmful_refusal"]["value"],
+            100 * rec["eval"]["metrics"]["over_refusal"]["value"],
         )
     timings["stage1_seconds"] = json.loads(stage1_json.read_text())["train"]["seconds"]
 
-    # ---- stage 2 cells ------------------------------------------------------------------
-    grid = cfg["grid"]
-    benign2 = splits["benign_stage2"]
-    tasks = []
-    for seed in grid["seeds"]:
-        tasks.append(("none", 0, seed, []))
-    for k in grid["ks"]:
-        for variant in grid["variants"]:
-            for seed in grid["seeds"]:
-                tasks.append((variant, k, seed, None))
-    todo = []
-    for variant, k, seed, picks in tasks:
-        name = f"{variant}_k{k}_s{seed}".replace("[", "-").replace("]", "")  # plain file names
-        path = cells_dir / f"{name}.json"
-        if path.exists():
-            continue
-        selection_summary = None
-        if picks is None:
-            strategy_name, params = VARIANTS[variant]
-            selection = get_strategy(strategy_name, seed=seed, **params).select(pool, k)
-            picks = picked_examples(pool, selection)
-            selection_summary = selection.summary()
-        train_ex = list(benign2) + list(picks)
-        todo.append(
-            {
-                "threads": args.threads,
-                "model": str(stage1_dir),
-                "model_dir": str(work / "stage2" / name),
-                "train": {**cfg["stage2"], "seed": seed},
-                "examples": _as_dicts(train_ex),
-                "eval_sets": {n: _as_dicts(v) for n, v in eval_sets.items()},
-                "loss_set": _as_dicts(splits["loss_benign"]),
-                "eval": cfg["eval"],
-                "cell": {
-                    "cell": name,
-                    "stage": 2,
-                    "variant": variant,
-                    "strategy": VARIANTS[variant][0] if variant in VARIANTS else None,
-                    "params": VARIANTS[variant][1] if variant in VARIANTS else {},
-                    "k": k,
-                    "seed": seed,
-                    "n_benign": len(benign2),
-                    "safety_share": round(len(picks) / len(train_ex), 4),
-                    "selection": selection_summary,
-                    "picks": [
-                        {
-                            "id": e.id,
-                            "behaviour": e.behaviour,
-                            "categories": e.categories,
-                            "reason": e.extra.get("reason"),
-                        }
-                        for e in picks
-                    ],
-                },
-                "out_json": str(path),
-            }
-        )
-    logger.info("stage 2: %d cells to run (%d already done)", len(todo), len(tasks) - len(todo))
+    # ---- stage 2: a sweep from the stage-1 model ----------------------------------------
     t = time.perf_counter()
-    if todo:
-        env_threads = str(args.threads)
-        os.environ.update({"OMP_NUM_THREADS": env_threads, "MKL_NUM_THREADS": env_threads})
-        with ProcessPoolExecutor(max_workers=args.workers, mp_context=get_context("spawn")) as pool_exec:
-            futures = {pool_exec.submit(bench_cell.run_cell, task): task["cell"]["cell"] for task in todo}
-            for i, fut in enumerate(as_completed(futures), 1):
-                rec = fut.result()
-                sets = rec["eval"]["sets"]
-                harm = sum(s["refusals"] for n, s in sets.items() if n != "XSTest-safe")
-                n_harm = sum(s["n"] for n, s in sets.items() if n != "XSTest-safe")
-                logger.info(
-                    "[%d/%d] %s: harmful refusal %.1f%%, over-refusal %.1f%%, loss %.3f "
-                    "(train %.0fs, gen %.0fs)",
-                    i,
-                    len(todo),
-                    futures[fut],
-                    100 * harm / n_harm,
-                    100 * sets["XSTest-safe"]["refusals"] / sets["XSTest-safe"]["n"],
-                    rec["eval"]["benign_loss"],
-                    rec["train"]["seconds"],
-                    rec["eval"]["generate_seconds"],
-                )
+    import yaml
+
+    from safetymix.sweep import SweepConfig
+
+    config_path = write_sweep_config(out, cfg, splits, evaluation)
+    summary = run_sweep(
+        SweepConfig.model_validate(yaml.safe_load(config_path.read_text())),
+        out / "sweep",
+        workers=args.workers,
+        threads_per_worker=args.threads,
+        show_progress=True,
+    )
+    if summary["n_failed"]:
+        logger.warning("%d cell(s) failed: %s", summary["n_failed"], summary["failed"])
     timings["stage2_seconds"] = round(time.perf_counter() - t, 1)
-    timings["stage2_cells_run"] = len(todo)
+    timings["stage2_cells_run"] = summary["n_cells"] - summary["n_skipped"]
     return timings
 
 
