@@ -30,6 +30,8 @@ def test_the_grid_completes_with_one_result_per_cell(reference_run, sweep_inputs
     sweep = json.loads((run_dir / "sweep.json").read_text())
     assert [c["cell_id"] for c in sweep["cells"]] and {c["cell_id"] for c in sweep["cells"]} == set(cells)
     assert sweep["inputs"]["suites"]["harm"]["kind"] == "harmful" and sweep["n_cells"] == 8
+    assert SweepConfig(**sweep["config"]) == SweepConfig(**reference_run["config"])  # resolved, round-trips
+    assert "seed" not in sweep["config"]["train"] and "model" not in sweep["config"]["eval"]
     assert list(load_cells(run_dir)) == sorted(cells.values(), key=lambda c: c["cell_id"])
     for cell in cells.values():
         k = cell["params"]["budget"]

@@ -263,7 +263,12 @@ def sweep_record(config: SweepConfig, inputs: SweepInputs, cells: Sequence[Cell]
     return {
         "safetymix_version": __version__,
         "command": "sweep",
-        "config": config.model_dump(mode="json"),
+        # train and eval without the fields each cell sets (they would read as settings)
+        "config": {
+            **config.model_dump(mode="json"),
+            "train": config.train.cell_fields(),
+            "eval": config.eval.cell_fields(),
+        },
         "inputs": inputs.record,
         "n_cells": len(cells),
         "cells": [{"cell_id": c.cell_id, **c.params()} for c in cells],
