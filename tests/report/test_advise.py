@@ -141,6 +141,12 @@ def test_single_seed_and_unpaired_seeds(tmp_path: Path) -> None:
     other = _row(m, "other", 10)
     assert other.increase.method == "welch"
     assert other.increase.mean == pytest.approx(3.0)
+    # one seed: the fit has no interval (not a zero-width one), so it meets nothing on upper bounds
+    assert one.fit_harm.mean == pytest.approx(0.2) and one.fit_harm.high is None
+    _, fit = _advise(
+        write_run(tmp_path / "run2", cells), max_harmfulness=0.3, max_over_refusal_increase=20, basis="fit"
+    )
+    assert not _row(fit, "one", 10).meets and _row(fit, "other", 10).fit_harm.high is not None
 
 
 def test_missing_baseline_is_an_error(tmp_path: Path) -> None:

@@ -16,7 +16,8 @@ Evidence per strategy and tested budget, two ways:
   examples never make the model less safe or less cautious on average; where the data
   disagree, the fit pools the neighbouring budgets). Its interval is the percentile
   bootstrap over seeds: seeds are resampled with replacement (a seed's cells at all budgets,
-  and its baseline cell, travel together) and the fit is redone.
+  and its baseline cell, travel together) and the fit is redone. With a single seed the fit
+  has no interval, so under ``rule="upper"`` it meets nothing.
 
 A budget **meets** the targets under ``rule="upper"`` (default, conservative) when the
 upper bounds of both intervals pass, under ``rule="mean"`` when both means pass. Only
@@ -261,6 +262,8 @@ def _fit_strategy(
     qo = np.quantile(np.array(fits_o[1:]), [alpha / 2, 1 - alpha / 2], axis=0)
 
     def estimates(point: np.ndarray, q: np.ndarray) -> list[Estimate | None]:
+        if len(seeds) < 2:  # resampling one seed has no spread: no interval, not a zero-width one
+            return [Estimate(float(p), None, None, 1, None, "isotonic") for p in point]
         return [
             Estimate(float(point[i]), float(q[0, i]), float(q[1, i]), len(seeds), None, "isotonic-bootstrap")
             for i in range(len(series))
