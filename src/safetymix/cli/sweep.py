@@ -35,8 +35,8 @@ def sweep_command(
     """Run the grid strategies x budgets x seeds x models of CONFIG; finished cells are skipped.
 
     Each cell selects, mixes, fine-tunes and evaluates; its result goes to
-    RUN_DIR/cells/<cell_id>.json. Interrupt at any time and rerun the same command to resume;
-    cells that failed are retried.
+    RUN_DIR/cells/<cell_id>.json. Interrupt at any time and rerun the same command to resume
+    (cells that failed are retried).
     """
     from safetymix.sweep import SweepConfig, plan_sweep, run_sweep
 
