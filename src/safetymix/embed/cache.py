@@ -62,7 +62,7 @@ class EmbeddingCache:
     settings : dict
         Everything that changes the vectors (model name or path, revision, normalisation,
         max sequence length). Its canonical JSON is hashed into the folder name.
-    root : Path, optional
+    root : str or Path, optional
         Cache root; default :func:`default_cache_root`.
 
     Notes
@@ -72,10 +72,11 @@ class EmbeddingCache:
     as those another process wrote meanwhile.
     """
 
-    def __init__(self, settings: dict, root: Path | None = None) -> None:
+    def __init__(self, settings: dict, root: str | Path | None = None) -> None:
         self.settings = settings
         blob = json.dumps(settings, sort_keys=True).encode("utf-8")
-        self.dir = (root or default_cache_root()) / hashlib.sha256(blob).hexdigest()[:16]
+        base = Path(root) if root is not None else default_cache_root()
+        self.dir = base / hashlib.sha256(blob).hexdigest()[:16]
         self._shards: list[np.ndarray] = []  # memory-mapped (m, d) float32 arrays
         self._names: set[str] = set()
         self._keys = np.zeros(0, dtype=KEY_DTYPE)  # sorted
