@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -35,16 +34,6 @@ def test_bianchi_training_pool(datasets: Path) -> None:
     assert first.source == "safety_only_data_Instructions.json"
     assert first.behaviour is None and first.categories is None and first.extra == {}
     assert len({e.id for e in pool}) == 2483
-
-
-def test_bianchi_training_pool_is_fast(datasets: Path) -> None:
-    path = datasets / "safety_tuned_llamas" / "safety_only_data_Instructions.json"
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        read_examples(path)
-        best = min(best, time.perf_counter() - start)
-    assert best < 0.2
 
 
 def test_xstest_prompts(datasets: Path) -> None:
