@@ -2,8 +2,8 @@
 
 Two tests, as the core issue asks: an exact match after normalisation (Unicode NFKC,
 case-folded, punctuation dropped, whitespace collapsed) and a near duplicate by embedding
-cosine >= ``threshold`` (default 0.95). The embedding check is blocked, so memory stays
-linear in both sets.
+cosine >= ``threshold`` (default 0.95). The embedding check is blocked on both sides
+(:func:`safetymix.select.search.max_similarity`), so memory stays linear in both sets.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from safetymix.schema import Example
 DEFAULT_THRESHOLD = 0.95
 _PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
 _SPACE = re.compile(r"\s+")
-_BLOCK = 4096
 
 
 def normalize_prompt(text: str) -> str:
@@ -78,17 +77,12 @@ def find_overlaps(
     if np.isfinite(threshold):
         if encode is None:
             from safetymix.embed import embed as encode
-        t = np.asarray(encode([ex.prompt for ex in train]), dtype=np.float32)
-        v = np.asarray(encode([e.text for e in evals]), dtype=np.float32)
-        best = np.full(len(t), -np.inf, dtype=np.float32)
-        arg = np.zeros(len(t), dtype=np.int64)
-        for start in range(0, len(v), _BLOCK):
-            sims = t @ v[start : start + _BLOCK].T
-            block_arg = sims.argmax(axis=1)
-            block_best = sims[np.arange(len(t)), block_arg]
-            better = block_best > best
-            best[better] = block_best[better]
-            arg[better] = block_arg[better] + start
+        from safetymix.select.search import max_similarity
+
+        t = np.asarray(encode([ex.prompt for ex in train]))
+        v = np.asarray(encode([e.text for e in evals]))
+        # Blocked on both sides: one tile of at most 16M floats, whatever the set sizes.
+        best, arg = max_similarity(t, v, return_index=True)
         for i in np.flatnonzero(best >= threshold):
             if int(i) not in matches:
                 matches[int(i)] = _match(train[i], evals[arg[i]], "embedding", float(best[i]))

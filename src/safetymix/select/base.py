@@ -92,14 +92,16 @@ class Pool:
     categories : sequence of str
         The taxonomy; quotas are ``k // len(categories)``. Default: BeaverTails' 14.
     embeddings : ndarray (n, d), optional
-        L2-normalised prompt embeddings in pool order. Computed with ``encode`` on first
-        use when not given.
+        L2-normalised prompt embeddings in pool order: float32 or float16, in memory or an
+        ``np.memmap`` (used as given, never copied whole; strategies read float32 blocks).
+        Computed with ``encode`` on first use when not given.
     encode : callable, optional
         ``encode(texts) -> ndarray``; default :func:`safetymix.embed.embed`.
     reference : dict of str to ndarray, optional
         Cossim reference sets, category -> (m, d) normalised embeddings.
     train_embeddings : ndarray (m, d), optional
-        Embeddings of the user's benign set, for the data-conditioned strategies.
+        Embeddings of the user's benign set, for the data-conditioned strategies (same
+        dtypes as ``embeddings``).
     """
 
     def __init__(
@@ -122,6 +124,16 @@ class Pool:
                 f"{len(missing)} pool example(s) are not labelled (first: {missing[0]!r}); "
                 "run safetymix label first or use safetymix.label.label_pool"
             )
+        if embeddings is not None and not isinstance(embeddings, np.ndarray):
+            embeddings = np.asarray(embeddings, dtype=np.float32)
+        if train_embeddings is not None and not isinstance(train_embeddings, np.ndarray):
+            train_embeddings = np.asarray(train_embeddings, dtype=np.float32)
+        for name, array in (("embeddings", embeddings), ("train_embeddings", train_embeddings)):
+            if array is not None and (array.ndim != 2 or array.dtype.kind != "f"):
+                raise ConfigError(
+                    f"{name} must be a 2-D float array (float32, float16, memmap or not); "
+                    f"got shape {array.shape} and dtype {array.dtype}"
+                )
         if embeddings is not None and len(embeddings) != len(self.examples):
             raise ConfigError(f"{len(embeddings)} embeddings for {len(self.examples)} examples")
         self._embeddings = embeddings

@@ -26,7 +26,14 @@ def top_rows(
     if n <= 0 or len(rows) == 0:
         return []
     key = -scores if largest else scores
-    order = np.lexsort((ids[rows].astype(str), key))[:n]
+    short = np.arange(len(rows))
+    if n < len(rows) // 4:
+        # Sort only the shortlist: every row at or better than the n-th best key, ties
+        # included, so the result equals a full sort (NaN keys sort last either way).
+        kth = np.partition(key, n - 1)[n - 1]
+        if not np.isnan(kth):
+            short = np.flatnonzero(key <= kth)
+    order = short[np.lexsort((ids[rows[short]].astype(str), key[short]))][:n]
     return [(int(rows[i]), float(scores[i])) for i in order]
 
 
@@ -41,8 +48,12 @@ def uniform_rows(rows: np.ndarray, n: int, rng: np.random.Generator) -> Choice:
 class QuotaStrategy(Strategy):
     """Per-category quotas, smallest category first, no repeats, fill at the end."""
 
-    def _prepare(self, pool: Pool, candidates: np.ndarray, rng: np.random.Generator) -> Any:
-        """Work shared by all categories (scores, prototypes); passed to the hooks as ``ctx``."""
+    def _prepare(
+        self, pool: Pool, candidates: np.ndarray, rng: np.random.Generator, out: Selection
+    ) -> Any:
+        """Work shared by all categories (scores, prototypes); passed to the hooks as ``ctx``.
+
+        May add to ``out.notes`` (e.g. that a search was approximate)."""
         return None
 
     def _choose(
@@ -65,7 +76,7 @@ class QuotaStrategy(Strategy):
         members = {c: m[eligible[m]] for c, m in pool.members.items()}
         # sorted() is stable: equal sizes keep taxonomy order.
         order = sorted(pool.categories, key=lambda c: len(members[c]))
-        ctx = self._prepare(pool, candidates, rng)
+        ctx = self._prepare(pool, candidates, rng, out)
         if q > 0:
             for category in order:
                 rows = members[category]

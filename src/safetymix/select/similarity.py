@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 
 from safetymix.errors import ConfigError
-from safetymix.select.base import Pool
+from safetymix.select.base import Pool, Selection
 from safetymix.select.quota import Choice, QuotaStrategy, top_rows
+from safetymix.select.search import dot_rows
 
 
 def mean_pairwise_cosine(vectors: np.ndarray) -> float:
@@ -50,7 +51,9 @@ class CossimStrategy(QuotaStrategy):
         self.normalize = normalize
         self.n_mixed = n_mixed
 
-    def _prepare(self, pool: Pool, candidates: np.ndarray, rng: np.random.Generator) -> Any:
+    def _prepare(
+        self, pool: Pool, candidates: np.ndarray, rng: np.random.Generator, out: Selection
+    ) -> Any:
         reference = pool.reference
         if reference is None:
             raise ConfigError("cossim needs reference sets: give Pool(reference=...) or --reference FILE")
@@ -59,7 +62,7 @@ class CossimStrategy(QuotaStrategy):
             raise ConfigError(f"cossim: no reference examples for categories {absent}")
         centres = np.stack([np.asarray(reference[c], dtype=np.float32).mean(axis=0) for c in pool.categories])
         scores = np.zeros((len(pool), len(pool.categories)), dtype=np.float32)
-        scores[candidates] = pool.embeddings[candidates] @ centres.T
+        scores[candidates] = dot_rows(pool.embeddings, candidates, centres)
         if self.normalize:
             mixed = np.concatenate([np.asarray(reference[c], dtype=np.float32) for c in pool.categories])
             if len(mixed) > self.n_mixed:

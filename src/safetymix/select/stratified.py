@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from safetymix.select.base import Pool
+from safetymix.select.base import Pool, Selection
 from safetymix.select.quota import Choice, QuotaStrategy, top_rows, uniform_rows
+from safetymix.select.search import dot_rows, mean_rows
 
 
 class StratifiedStrategy(QuotaStrategy):
@@ -32,7 +33,9 @@ class PrototypeStrategy(QuotaStrategy):
 
     name = "pss"
 
-    def _prepare(self, pool: Pool, candidates: np.ndarray, rng: np.random.Generator) -> Any:
+    def _prepare(
+        self, pool: Pool, candidates: np.ndarray, rng: np.random.Generator, out: Selection
+    ) -> Any:
         eligible = np.zeros(len(pool), dtype=bool)
         eligible[candidates] = True
         return pool.embeddings, eligible
@@ -45,6 +48,6 @@ class PrototypeStrategy(QuotaStrategy):
         emb, eligible = ctx
         # The prototype uses every eligible member, picked by an earlier category or not.
         members = pool.members[category]
-        prototype = emb[members[eligible[members]]].mean(axis=0)
+        prototype = mean_rows(emb, members[eligible[members]])
         prototype /= np.linalg.norm(prototype) or 1.0
-        return top_rows(rows, emb[rows] @ prototype, n, pool.ids)
+        return top_rows(rows, dot_rows(emb, rows, prototype), n, pool.ids)
