@@ -60,9 +60,7 @@ class _TrainConditioned(QuotaStrategy):
         self.exact_pairs = exact_pairs
         self.n_probe = n_probe
 
-    def _prepare(
-        self, pool: Pool, candidates: np.ndarray, rng: np.random.Generator, out: Selection
-    ) -> Any:
+    def _prepare(self, pool: Pool, candidates: np.ndarray, rng: np.random.Generator, out: Selection) -> Any:
         if pool.train_embeddings is None:
             raise ConfigError(
                 f"{self.name} needs the benign set: give --train FILE (Pool(train_embeddings=...))"

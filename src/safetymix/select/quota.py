@@ -48,9 +48,7 @@ def uniform_rows(rows: np.ndarray, n: int, rng: np.random.Generator) -> Choice:
 class QuotaStrategy(Strategy):
     """Per-category quotas, smallest category first, no repeats, fill at the end."""
 
-    def _prepare(
-        self, pool: Pool, candidates: np.ndarray, rng: np.random.Generator, out: Selection
-    ) -> Any:
+    def _prepare(self, pool: Pool, candidates: np.ndarray, rng: np.random.Generator, out: Selection) -> Any:
         """Work shared by all categories (scores, prototypes); passed to the hooks as ``ctx``.
 
         May add to ``out.notes`` (e.g. that a search was approximate)."""

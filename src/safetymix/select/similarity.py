@@ -51,9 +51,7 @@ class CossimStrategy(QuotaStrategy):
         self.normalize = normalize
         self.n_mixed = n_mixed
 
-    def _prepare(
-        self, pool: Pool, candidates: np.ndarray, rng: np.random.Generator, out: Selection
-    ) -> Any:
+    def _prepare(self, pool: Pool, candidates: np.ndarray, rng: np.random.Generator, out: Selection) -> Any:
         reference = pool.reference
         if reference is None:
             raise ConfigError("cossim needs reference sets: give Pool(reference=...) or --reference FILE")

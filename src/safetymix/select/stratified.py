@@ -33,9 +33,7 @@ class PrototypeStrategy(QuotaStrategy):
 
     name = "pss"
 
-    def _prepare(
-        self, pool: Pool, candidates: np.ndarray, rng: np.random.Generator, out: Selection
-    ) -> Any:
+    def _prepare(self, pool: Pool, candidates: np.ndarray, rng: np.random.Generator, out: Selection) -> Any:
         eligible = np.zeros(len(pool), dtype=bool)
         eligible[candidates] = True
         return pool.embeddings, eligible
