@@ -91,7 +91,7 @@ def test_pool_rejects_non_float_embeddings():
     [
         ("facility-location", {}),
         ("k-center", {}),
-        ("kmeans-medoids", {"minibatch_above": 5000, "n_fit": 4000}),
+        ("kmeans-medoids", {}),
         ("train-near", {"search": "exact"}),
         ("pss", {}),
         ("cossim", {}),
@@ -181,8 +181,14 @@ def test_train_conditioned_search_modes():
     assert auto.ids == select(pool, "train-near", 20, seed=0, search="approx").ids
     row = {e.id: i for i, e in enumerate(pool.examples)}
     truth = (pool.embeddings @ pool.train_embeddings.T).max(axis=1)
-    # approximate scores never exceed the exact ones, and most picks agree
-    assert all(p.score <= truth[row[p.id]] + 1e-5 for p in auto.picks)
+    # near: the shortlist is rescored, so pick scores are exact; most picks agree
+    assert all(p.score == pytest.approx(truth[row[p.id]], abs=1e-5) for p in auto.picks)
     assert len(set(auto.ids) & set(exact.ids)) >= 10
+    # far: certified, the same picks as the exact search, with n_probe=1 too
+    far_exact = select(pool, "train-far", 20, seed=0, search="exact")
+    for n_probe in (1, 8):
+        far = select(pool, "train-far", 20, seed=0, search="approx", n_probe=n_probe)
+        assert far.ids == far_exact.ids
+        assert [p.score for p in far.picks] == pytest.approx([p.score for p in far_exact.picks], abs=1e-5)
     with pytest.raises(ConfigError, match="search must be"):
         select(pool, "train-near", 5, search="fast")

@@ -153,8 +153,8 @@ def approx_max_similarity(
     queries, keys, rows
         As in :func:`max_similarity`.
     n_lists : int, optional
-        Number of key clusters; default ``round(sqrt(n_probe * len(keys)))`` clipped to
-        [1, 4096], which minimises the products per query.
+        Number of key clusters; default ``sqrt(n * n_probe * m / (n + m))`` for ``n``
+        queries and ``m`` keys, clipped to [1, 4096]: the fewest dot products overall.
     n_probe : int
         Clusters searched per query (default 8). ``n_probe >= n_lists`` is exact.
     seed : int
@@ -173,9 +173,9 @@ def approx_max_similarity(
     n_keys = len(keys)
     n_probe = max(1, n_probe)
     if n_lists is None:
-        # Per query: n_lists centroid products + n_probe * n_keys / n_lists key products;
-        # their sum is smallest at sqrt(n_probe * n_keys).
-        n_lists = int(np.clip(round(np.sqrt(n_probe * n_keys)), 1, 4096))
+        # Products: n * n_lists (probing) + n_keys * n_lists (assigning keys) + n * n_probe *
+        # n_keys / n_lists (scanning); the sum is smallest at this n_lists.
+        n_lists = int(np.clip(round(np.sqrt(n * n_probe * n_keys / (n + n_keys))), 1, 4096))
     n_lists = max(1, min(n_lists, n_keys))
     n_probe = min(n_probe, n_lists)
     rng = np.random.default_rng(seed)
