@@ -20,9 +20,10 @@ Measured in one process, side by side:
    first ``--loop-n`` texts, next to bare batched encoding of the same texts.
 
 Threads: ``--threads`` (default 1) sets torch's thread count for both sides. On this
-shared 2-core machine, two OpenMP threads per process competing with other jobs made the
-wall time erratic (the same 2,000 texts took 191 s in one run and 317 s in the next, at the
-same CPU time), which drowns a 10% comparison; one thread keeps wall time close to CPU time.
+shared 2-core machine, with two OpenMP threads per process competing with other jobs, the
+per-block ratio swung between 0.27 and 1.83 within one run (one 2,000-text block took 9.5 s
+bare and 35.8 s through safetymix, another 59.9 s and 32.7 s), which drowns a 10%
+comparison; with one thread the block ratios stayed within 0.85-1.16.
 
 Usage::
 
