@@ -139,3 +139,24 @@ def test_killed_embed_file_resumes_from_its_cache(tmp_path: Path) -> None:
     report = embed_file(path, out, encoder=Encoder("toy", chunk_size=256, cache_root=cache, backend=toy))
     assert (report["n_cached"], report["n_encoded"]) == (done, 400 - done)
     np.testing.assert_allclose(np.load(out, mmap_mode="r"), toy(texts), rtol=1e-6)
+
+
+def test_embed_command_writes_npy_and_record(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from safetymix.cli.main import main
+
+    path = write_prompts(tmp_path / "p.jsonl", ["Name a colour.", "Name a fruit.", "Name a colour."])
+    out = tmp_path / "e.npy"
+    assert main(["embed", str(path), "--out", str(out), "--dtype", "float16"]) == 0
+    assert open_embeddings(out).shape == (3, 384) and open_embeddings(out).dtype == np.float16
+    record = json.loads((tmp_path / "e.npy.embed.json").read_text())
+    assert (record["engine"], record["n_texts"], record["n_repeated"], record["dtype"]) == (
+        "local",
+        3,
+        1,
+        "float16",
+    )
+    assert "embedded 3 texts" in capsys.readouterr().err
+    assert main(["embed", str(path), "--out", str(out), "--ray-address", "ray://head:10001"]) == 1
+    assert "--ray-address and --ray-gpus need --engine ray" in capsys.readouterr().err
+    assert main(["embed", str(path), "--out", str(out), "--engine", "spark"]) == 1
+    assert "unknown engine 'spark'; valid: local, ray" in capsys.readouterr().err

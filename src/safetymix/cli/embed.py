@@ -24,6 +24,7 @@ def embed_command(
     ray_address: str = typer.Option(
         None, help="Ray cluster for --engine ray, e.g. ray://head:10001 (default: $RAY_ADDRESS or local)"
     ),
+    ray_gpus: float = typer.Option(None, help="GPUs per Ray actor, e.g. 1 for a guard model (default: 0)"),
     max_line_bytes: int = typer.Option(None, help="longest accepted input line (default: 64 MiB)"),
 ) -> None:
     """Embed DATA's prompts (or responses) into OUT, chunk by chunk; reruns and killed runs read the cache.
@@ -35,9 +36,10 @@ def embed_command(
     from safetymix.engine import get_engine
     from safetymix.errors import ConfigError
 
-    if ray_address is not None and engine != "ray":
-        raise ConfigError("--ray-address needs --engine ray")
-    runner = get_engine(engine, **({"address": ray_address} if ray_address else {}))
+    if (ray_address is not None or ray_gpus is not None) and engine != "ray":
+        raise ConfigError("--ray-address and --ray-gpus need --engine ray")
+    ray_params = {"address": ray_address, "num_gpus_per_actor": ray_gpus}
+    runner = get_engine(engine, **{k: v for k, v in ray_params.items() if v is not None})
     with runner:
         encoder = runner.encoder(model or DEFAULT_MODEL, batch_size=batch_size, chunk_size=chunk_size)
         report = embed_file(

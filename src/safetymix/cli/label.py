@@ -39,6 +39,7 @@ def label_command(
     ray_address: str = typer.Option(
         None, help="Ray cluster for --engine ray, e.g. ray://head:10001 (default: $RAY_ADDRESS or local)"
     ),
+    ray_gpus: float = typer.Option(None, help="GPUs per Ray actor, e.g. 1 for a guard model (default: 0)"),
     max_line_bytes: int = typer.Option(None, help="longest accepted input line (default: 64 MiB)"),
 ) -> None:
     """Label POOL and write OUT chunk by chunk; --gold also prints refusal accuracy against human labels."""
@@ -53,8 +54,9 @@ def label_command(
                 f"--heads applies only to --behaviour-labeller embedding, got {behaviour_labeller!r}"
             )
         params["heads_dir"] = str(heads)
-    if ray_address is not None and engine != "ray":
-        raise ConfigError("--ray-address needs --engine ray")
+    if (ray_address is not None or ray_gpus is not None) and engine != "ray":
+        raise ConfigError("--ray-address and --ray-gpus need --engine ray")
+    ray_params = {"address": ray_address, "num_gpus_per_actor": ray_gpus}
     beh = LabellerSpec("behaviour", behaviour_labeller, params)
     beh.build()  # fail on bad parameters now, not on a worker
     cat = None
@@ -62,7 +64,7 @@ def label_command(
         cat_params = {"taxonomy": taxonomy} | ({"base_url": base_url} if category_labeller == "judge" else {})
         cat = LabellerSpec("category", category_labeller, cat_params)
         cat.build()
-    runner = get_engine(engine, **({"address": ray_address} if ray_address else {}))
+    runner = get_engine(engine, **{k: v for k, v in ray_params.items() if v is not None})
     with runner:
         report = label_file(
             pool,
