@@ -244,12 +244,16 @@ def plot(results: dict, path: Path) -> None:
 
     k = results["k"][0]
     fig, ax = plt.subplots(figsize=(9, 6.5))
+    colours = plt.get_cmap("tab10")
+    bases = list(dict.fromkeys(name.removesuffix("-b") for name in results["runs"][str(k)]))
     for name, runs in results["runs"][str(k)].items():
         ns = [int(n) for n, r in runs.items() if "select_s" in r]
         ts = [max(runs[str(n)]["select_s"], 1e-3) for n in ns]
         if not ns:
             continue
-        (line,) = ax.loglog(ns, ts, marker="o", label=name)
+        style = {"color": colours(bases.index(name.removesuffix("-b")) % 10)}
+        style["linestyle"] = "--" if name.endswith("-b") else "-"
+        (line,) = ax.loglog(ns, ts, marker="o", label=name, **style)
         s = slope(ns, ts)
         if s is not None:
             ax.annotate(
@@ -265,7 +269,7 @@ def plot(results: dict, path: Path) -> None:
     ax.set_xlabel("pool rows n")
     ax.set_ylabel("selection wall time (s)")
     ax.set_title(f"safetymix select, k={k}: time vs n (label = log-log slope, the growth order)")
-    ax.legend(fontsize=7, ncol=3)
+    ax.legend(fontsize=7, ncol=3, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
