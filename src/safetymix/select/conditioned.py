@@ -25,7 +25,7 @@ import numpy as np
 from safetymix.errors import ConfigError
 from safetymix.select.base import Pool, Selection
 from safetymix.select.quota import Choice, QuotaStrategy, top_rows
-from safetymix.select.search import IVFIndex, default_n_lists, max_similarity
+from safetymix.select.search import approx_max_similarity, max_similarity
 
 #: Above this many query x key products, ``search="auto"`` uses the approximate search
 #: (2**28 products: about 5 s of float32 BLAS on two cores).
@@ -34,20 +34,14 @@ EXACT_PAIRS = 1 << 28
 
 #: train-near rescores this many times its picks exactly after an approximate search.
 _RESCORE = 4
-#: train-far first tightens uncertain rows' scores with this many times more probes.
-_REFINE = 8
 
 
 @dataclass(slots=True)
 class _Scores:
-    """Max cosine to the benign set per pool row; ``known`` marks the exact ones,
-    ``refined`` those searched again with more probes (still lower bounds)."""
+    """Max cosine to the benign set per pool row; ``known`` marks the exact ones."""
 
     scores: np.ndarray
     known: np.ndarray
-    refined: np.ndarray
-    index: IVFIndex | None = None
-    n_probe: int = 0
 
 
 class _TrainConditioned(QuotaStrategy):
@@ -90,14 +84,12 @@ class _TrainConditioned(QuotaStrategy):
             raise ConfigError(f"search must be 'auto', 'exact' or 'approx', got {self.search!r}")
         train = pool.train_embeddings
         pairs = len(candidates) * len(train)
-        n = len(pool)
-        ctx = _Scores(np.zeros(n, dtype=np.float32), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool))
+        ctx = _Scores(np.zeros(len(pool), dtype=np.float32), np.zeros(len(pool), dtype=bool))
         if self.search == "approx" or (self.search == "auto" and pairs > self.exact_pairs):
             seed = int(rng.integers(2**31 - 1))
-            n_lists = default_n_lists(len(candidates), len(train), self.n_probe)
-            ctx.index = IVFIndex.build(train, n_lists=n_lists, seed=seed)
-            ctx.n_probe = self.n_probe
-            ctx.scores[candidates] = ctx.index.search(pool.embeddings, rows=candidates, n_probe=self.n_probe)
+            ctx.scores[candidates] = approx_max_similarity(
+                pool.embeddings, train, rows=candidates, n_probe=self.n_probe, seed=seed
+            )
             how = (
                 "picks certified exact (every example that could rank lower was scored exactly)"
                 if not self.largest
@@ -125,11 +117,9 @@ class _TrainConditioned(QuotaStrategy):
 
         Approximate scores never exceed exact ones. ``train-far`` keeps scoring the
         lowest-approximate rows exactly until every unscored row's approximate score is above
-        the n-th lowest exact one, so its picks equal the exact search's; before scoring a
-        batch exactly it searches its uncertain rows again with ``_REFINE`` times the probes
-        (a tighter lower bound for a tenth of the cost), which rules most of them out.
-        ``train-near`` has no such bound: it rescores its ``_RESCORE * n`` best approximate
-        rows exactly and ranks those.
+        the n-th lowest exact one, so its picks equal the exact search's. ``train-near`` has
+        no such bound: it rescores its ``_RESCORE * n`` best approximate rows exactly and
+        ranks those.
         """
         if n <= 0 or len(rows) == 0 or ctx.known[rows].all():
             return top_rows(rows, ctx.scores[rows], n, pool.ids, largest=self.largest)
@@ -146,20 +136,8 @@ class _TrainConditioned(QuotaStrategy):
                 if len(unknown) == 0:
                     return top_rows(known, ctx.scores[known], n, pool.ids, largest=False)
             lowest = unknown[np.argsort(ctx.scores[unknown], kind="stable")[:batch]]
-            if ctx.index is not None and not ctx.refined[lowest].all():
-                coarse = unknown[~ctx.refined[unknown]]
-                coarse = coarse[np.argsort(ctx.scores[coarse], kind="stable")[: _REFINE * batch]]
-                self._refine(pool, coarse, ctx)
-                continue
             self._score_exactly(pool, lowest, ctx)
             batch *= 2
-
-    @staticmethod
-    def _refine(pool: Pool, rows: np.ndarray, ctx: _Scores) -> None:
-        rows = np.sort(rows)
-        wider = ctx.index.search(pool.embeddings, rows=rows, n_probe=_REFINE * ctx.n_probe)
-        ctx.scores[rows] = np.maximum(ctx.scores[rows], wider)
-        ctx.refined[rows] = True
 
     @staticmethod
     def _score_exactly(pool: Pool, rows: np.ndarray, ctx: _Scores) -> None:
