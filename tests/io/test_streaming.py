@@ -18,7 +18,7 @@ from safetymix.io import (
     scan_examples,
     write_examples,
 )
-from safetymix.io.textfiles import CHECK_EVERY_LINES
+from safetymix.io.guard import CHECK_EVERY_LINES
 from safetymix.mix import MixConfig, mix_examples, run_mix
 from safetymix.schema import make_example
 

@@ -14,15 +14,9 @@ Writers
 from __future__ import annotations
 
 from safetymix.io.formats import READ_FORMATS, WRITE_FORMATS
-from safetymix.io.readers import (
-    MissingFileError,
-    iter_chunks,
-    iter_examples,
-    read_examples,
-    read_prompts,
-    scan_examples,
-)
-from safetymix.io.textfiles import DEFAULT_MAX_LINE_BYTES, FileSnapshot
+from safetymix.io.guard import DEFAULT_MAX_LINE_BYTES, FileSnapshot
+from safetymix.io.readers import MissingFileError, iter_examples, read_examples, read_prompts
+from safetymix.io.stream import iter_chunks, scan_examples
 from safetymix.io.writers import atomic_write, sha256_file, write_dataset_info, write_examples
 
 __all__ = [
