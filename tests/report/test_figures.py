@@ -114,3 +114,26 @@ def test_multi_model_runs_get_one_row_per_model(tmp_path: Path) -> None:
     single = F.plot_vs_budget(agg, [("harmfulness", "h", "%", 100.0)], tmp_path / "h.png", "t")
     with Image.open(single) as im:
         assert im.size[1] >= 2 * 400  # two rows of 4.2 inches at 100 dpi
+
+
+def test_one_budget_draws_interval_bars(tmp_path: Path) -> None:
+    """With one budget a band has no width: each strategy gets a vertical interval bar."""
+    spread = {0: 0.2, 1: 0.5, 2: 0.8}  # harmfulness per seed: a wide t interval
+    cells = [make_cell("none", 0, s, harmfulness=0.9) for s in spread]
+    cells += [make_cell(lab, 25, s, harmfulness=h) for lab in ("random", "sss-b") for s, h in spread.items()]
+    agg = aggregate(read_run(write_run(tmp_path / "run", cells)))
+    path = F.plot_vs_budget(agg, [("harmfulness", "h", "%", 100.0)], tmp_path / "h.png", "t")
+    with Image.open(path) as im:
+        rgb = np.asarray(im.convert("RGB")).astype(int)
+    blue = np.array([31, 119, 180])  # tab10's first colour: the first strategy's bar
+    is_blue = np.abs(rgb - blue).sum(axis=2) < 40
+    longest = max(_longest_run(is_blue[:, col]) for col in range(is_blue.shape[1]))
+    assert longest > 100, f"no interval bar: longest vertical run of the strategy colour is {longest} px"
+
+
+def _longest_run(column: np.ndarray) -> int:
+    best = run = 0
+    for v in column:
+        run = run + 1 if v else 0
+        best = max(best, run)
+    return best

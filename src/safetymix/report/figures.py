@@ -117,9 +117,24 @@ def plot_vs_budget(agg: Aggregate, panels: Sequence[Panel], path: Path, title: s
             base = agg.baseline(model)
             for col, (metric, panel_title, ylabel, scale) in enumerate(panels):
                 ax = axes[row][col]
-                for label in agg.labels(model):
+                labels = agg.labels(model)
+                for i, label in enumerate(labels):
                     x, y, lo, hi = _values(agg.series(model, label), metric, scale)
                     if not len(x):
+                        continue
+                    if len(agg.budgets(model)) == 1:
+                        # One budget: a band has no width, so draw dodged interval bars.
+                        x = x * (1 + 0.03 * (i - (len(labels) - 1) / 2))
+                        ax.errorbar(
+                            x,
+                            y,
+                            yerr=[y - lo, hi - y],
+                            marker="o",
+                            capsize=4,
+                            color=colours[label],
+                            label=label,
+                            ls="",
+                        )
                         continue
                     ax.plot(x, y, marker="o", color=colours[label], label=label)
                     ax.fill_between(x, lo, hi, color=colours[label], alpha=0.18, linewidth=0)
@@ -133,7 +148,8 @@ def plot_vs_budget(agg: Aggregate, panels: Sequence[Panel], path: Path, title: s
                 ax.set_title(_model_title(agg, panel_title, model))
                 ax.grid(alpha=0.3)
                 ax.legend(fontsize=8, loc="best")
-        fig.suptitle(f"{title} (mean over seeds, band: {pct}% interval)")
+        shape = "bars" if all(len(agg.budgets(m)) == 1 for m in models) else "band"
+        fig.suptitle(f"{title} (mean over seeds, {shape}: {pct}% interval)")
         return _save(fig, path)
 
 
