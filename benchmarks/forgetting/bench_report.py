@@ -10,7 +10,6 @@ interval, per k and pooled over k >= 10 (pairs (k, seed)).
 from __future__ import annotations
 
 import json
-import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -27,20 +26,15 @@ SHARE_NOTE = (
 )
 
 
-def t_summary(values: list[float]) -> dict[str, Any]:
-    """Mean, sd and 95% t interval (None when fewer than two values)."""
-    from scipy import stats
+def t_summary(values: list[float], *, rate: bool = False) -> dict[str, Any]:
+    """Mean, sd and 95% t interval (None when fewer than two values); a rate's is clipped to [0, 1]."""
+    from safetymix.report.aggregate import t_estimate
 
-    x = np.asarray(values, dtype=float)
-    n = len(x)
-    out: dict[str, Any] = {"n": n, "mean": float(x.mean()) if n else None}
-    if n >= 2:
-        sd = float(x.std(ddof=1))
-        half = float(stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n))
-        out.update(sd=sd, ci95=[out["mean"] - half, out["mean"] + half])
-    else:
-        out.update(sd=None, ci95=None)
-    return out
+    if not values:
+        return {"n": 0, "mean": None, "sd": None, "ci95": None}
+    e = t_estimate(values, 0.95, bounds=(0.0, 1.0) if rate else None)
+    ci = None if e.low is None else [e.low, e.high]
+    return {"n": len(values), "mean": e.mean, "sd": e.sd, "ci95": ci}
 
 
 def _metric_row(ev: dict[str, Any]) -> dict[str, Any]:
@@ -116,7 +110,9 @@ def aggregate(out: Path, cfg: dict[str, Any]) -> dict[str, Any]:
     for (variant, k), ms in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         row: dict[str, Any] = {"variant": variant, "k": k, "seeds": sorted(m["seed"] for m in ms)}
         for metric in METRICS:
-            row[metric] = t_summary([m[metric] for m in ms])
+            row[metric] = t_summary(
+                [m[metric] for m in ms], rate=metric in ("harmful_refusal", "over_refusal")
+            )
         beh: dict[str, int] = defaultdict(int)
         for m in ms:
             for b, n in m.get("pick_behaviours", {}).items():
@@ -159,7 +155,7 @@ def aggregate(out: Path, cfg: dict[str, Any]) -> dict[str, Any]:
             "stage1_harmful_refusal": stage1["harmful_refusal"],
             "stage1_harmful_wilson95": stage1["harmful_refusal_wilson95"],
             "stage1_over_refusal": stage1["over_refusal"],
-            "benign_only": t_summary([m["harmful_refusal"] for m in none]),
+            "benign_only": t_summary([m["harmful_refusal"] for m in none], rate=True),
             "forgetting": t_summary([stage1["harmful_refusal"] - m["harmful_refusal"] for m in none]),
         }
     timings = json.loads((out / "timings.json").read_text()) if (out / "timings.json").exists() else None

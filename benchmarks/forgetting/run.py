@@ -228,7 +228,7 @@ def reuse_stage1(src: Path, out: Path, cfg: dict[str, Any]) -> None:
         )
     shutil.copytree(model, out / "_work" / "stage1", dirs_exist_ok=True)
     rec = json.loads((src / "stage1.json").read_text())
-    rec["reused_from"] = str(src)
+    rec["reused_from"] = rel(src)
     _write_json(out / "stage1.json", rec)
     logger.info("stage 1 reused from %s", src)
 

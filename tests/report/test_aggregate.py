@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from tests.report.synthetic import make_cell, write_run
 
@@ -140,3 +141,22 @@ def test_pareto_front() -> None:
     assert pareto_front([(0.1, 0.1), (0.1, 0.1), (0.2, 0.2)]) == [0, 1]
     assert pareto_front([(0.1, 0.3), (0.1, 0.2)]) == [1]
     assert pareto_front([]) == []
+
+
+def test_rate_intervals_are_clipped_to_0_1_but_differences_and_loss_are_not(tmp_path: Path) -> None:
+    # over-refusal 0.0 / 0.05 / 0.3 over seeds: the raw t interval starts below 0.
+    ors = {0: 0.0, 1: 0.05, 2: 0.3}
+    cells = [
+        make_cell("none", 0, s, harmfulness=0.8, over_refusal=o, helpfulness=h)
+        for (s, o), h in zip(ors.items(), (5.0, 5.2, 9.0), strict=True)
+    ]
+    cells += [make_cell("random", 5, s, harmfulness=0.5, over_refusal=0.2) for s in ors]
+    agg = aggregate(read_run(write_run(tmp_path / "run", cells)))
+    base = agg.baseline("tiny")
+    raw_low = 0.35 / 3 - T2 * 0.16072751 / 3**0.5  # mean - t * sd / sqrt(n), sd by hand
+    assert raw_low < 0
+    assert base.metrics["over_refusal"].low == 0.0
+    assert base.metrics["over_refusal"].high == pytest.approx(0.35 / 3 + T2 * 0.16072751 / 3**0.5, abs=1e-6)
+    # helpfulness (a loss) is not a rate: its interval is the raw t interval
+    sd = float(np.std([5.0, 5.2, 9.0], ddof=1))
+    assert base.metrics["helpfulness"].low == pytest.approx(6.4 - T2 * sd / 3**0.5, abs=1e-6)

@@ -35,6 +35,8 @@ from safetymix.report.cells import BASELINE, METRICS, Cell, Run
 
 #: Strategy label that differences and reductions are measured against.
 DEFAULT_REFERENCE = "random"
+#: Metrics that are rates: their intervals over seeds are clipped to [0, 1].
+RATES = frozenset({"harmfulness", "harmful_refusal", "over_refusal"})
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ def t_estimate(
     confidence: float = 0.95,
     *,
     fallback: tuple[float, float] | None = None,
+    bounds: tuple[float, float] | None = None,
 ) -> Estimate:
     """Mean of ``values`` with its Student-t interval over replicates.
 
@@ -97,6 +100,8 @@ def t_estimate(
         Coverage (default 0.95).
     fallback : (low, high), optional
         Interval to report when there is a single value (e.g. the cell's own interval).
+    bounds : (low, high), optional
+        Range the quantity cannot leave (``(0, 1)`` for a rate): the interval is clipped to it.
 
     Returns
     -------
@@ -107,6 +112,8 @@ def t_estimate(
     >>> e = t_estimate([0.2, 0.3, 0.4])
     >>> round(e.mean, 3), round(e.low, 4), round(e.high, 4)
     (0.3, 0.0516, 0.5484)
+    >>> t_estimate([0.0, 0.1, 0.4], bounds=(0.0, 1.0)).low
+    0.0
     """
     x = np.asarray(values, dtype=np.float64)
     if x.size == 0:
@@ -118,7 +125,10 @@ def t_estimate(
         return Estimate(mean, None, None, 1, None, "none")
     sd = float(x.std(ddof=1))
     half = t_quantile(confidence, x.size - 1) * sd / math.sqrt(x.size)
-    return Estimate(mean, mean - half, mean + half, int(x.size), sd, "t")
+    low, high = mean - half, mean + half
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return Estimate(mean, low, high, int(x.size), sd, "t")
 
 
 def relative_reduction(
@@ -335,7 +345,8 @@ def aggregate(run: Run, *, reference: str = DEFAULT_REFERENCE, confidence: float
             if not vals:
                 continue
             fallback = vals[0][1].interval(metric) if len(vals) == 1 else None
-            g.metrics[metric] = t_estimate([v for v, _ in vals], confidence, fallback=fallback)
+            bounds = (0.0, 1.0) if metric in RATES else None
+            g.metrics[metric] = t_estimate([v for v, _ in vals], confidence, fallback=fallback, bounds=bounds)
             if len(vals) == 1:
                 single.append(f"{label} k={budget}")
         cats: dict[str, list[float]] = defaultdict(list)
