@@ -95,7 +95,9 @@ def _print_advice(advice: Any) -> None:
 
 @handle_errors
 def advise_command(
-    run_dir: Path = typer.Argument(..., help="run folder written by safetymix sweep"),
+    run_dir: Path = typer.Argument(
+        ..., help="run folder written by safetymix sweep (with --sweep: where the cells run)"
+    ),
     max_harmfulness: str = typer.Option(
         None, help="target (required): harmfulness at most this rate ('0.2' or '20%')"
     ),
@@ -115,13 +117,20 @@ def advise_command(
     n_resamples: int = typer.Option(None, help="bootstrap resamples of the fit (default: 2000)"),
     seed: int = typer.Option(None, help="seed of the bootstrap (default: 0)"),
     as_json: bool = typer.Option(False, "--json", help="print the advice as JSON on stdout"),
+    sweep: Path = typer.Option(
+        None,
+        help="sweep config: run its cells into RUN_DIR first, one budget at a time from the "
+        "smallest, and stop at the first budget that meets the targets",
+    ),
+    workers: int = typer.Option(1, help="with --sweep: cells trained side by side"),
+    threads: int = typer.Option(None, help="with --sweep: torch CPU threads per cell"),
     config: Path = typer.Option(None, help="YAML file of these options (flags override it)"),
 ) -> None:
     """Recommend the smallest tested budget and strategy meeting harmfulness and over-refusal targets.
 
     Exit code 0 with a recommendation, 3 when no tested budget meets the targets, 1 on errors.
     """
-    from safetymix.report import AdviseConfig, advise, aggregate, read_run
+    from safetymix.report import AdviseConfig, advise, advise_by_running, aggregate, read_run
 
     cfg = build_config(
         AdviseConfig,
@@ -136,12 +145,32 @@ def advise_command(
         n_resamples=n_resamples,
         seed=seed,
     )
+    ran = None
+    if sweep is not None:
+        from safetymix.sweep import SweepConfig
+
+        if threads is None and workers > 1:
+            threads = 1
+        ran = advise_by_running(
+            build_config(SweepConfig, sweep),
+            run_dir,
+            cfg,
+            workers=workers,
+            threads_per_worker=threads,
+            show_progress=not as_json,
+            console=console,
+        )
     agg = aggregate(read_run(run_dir), confidence=cfg.confidence)
-    advice = advise(agg, cfg)
+    advice = advise(agg, cfg) if ran is None else ran.advice
     if as_json:
-        typer.echo(json.dumps(advice.as_dict(), indent=2))
+        typer.echo(json.dumps(advice.as_dict() if ran is None else ran.as_dict(), indent=2))
     else:
         _print_advice(advice)
+    if ran is not None:
+        console.print(
+            f"budgets run: {', '.join(map(str, ran.tested))}"
+            + (f"; not run (not needed): {', '.join(map(str, ran.skipped))}" if ran.skipped else "")
+        )
     for note in [*agg.notes, *advice.notes]:
         console.print(f"[yellow]note:[/yellow] {note}")
     if not advice.found:

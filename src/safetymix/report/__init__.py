@@ -7,6 +7,7 @@ that draw or embed, so reading and aggregating a run needs numpy and scipy alone
 from __future__ import annotations
 
 from safetymix.report.advise import Advice, AdviseConfig, advise
+from safetymix.report.advise_run import AdaptiveAdvice, advise_by_running
 from safetymix.report.aggregate import (
     DEFAULT_REFERENCE,
     Aggregate,
@@ -24,6 +25,7 @@ __all__ = [
     "BASELINE",
     "DEFAULT_REFERENCE",
     "METRICS",
+    "AdaptiveAdvice",
     "Advice",
     "AdviseConfig",
     "Aggregate",
@@ -34,6 +36,7 @@ __all__ = [
     "ReportResult",
     "Run",
     "advise",
+    "advise_by_running",
     "aggregate",
     "build_report",
     "pareto_front",
