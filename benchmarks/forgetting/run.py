@@ -77,7 +77,7 @@ GRIDS: dict[str, dict[str, Any]] = {
     "default": {
         "variants": ["random", "random-b", "sss-b", "pss-b", "cossim-b", "facility-location-b"],
         "ks": [5, 10, 25, 50],
-        "seeds": [0, 1, 2],
+        "seeds": [0, 1, 2, 3, 4],
     },
     "quick": {"variants": ["random", "sss-b", "sss-b[T2]"], "ks": [25], "seeds": [0, 1, 2]},
     # Plumbing check only: tiny data, one epoch, one seed.
