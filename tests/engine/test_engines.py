@@ -97,3 +97,76 @@ def test_ray_labels_identical_to_local(ray_session, tmp_path: Path) -> None:
     assert remote == local
     rows = [json.loads(x) for x in (tmp_path / "ray.jsonl").read_text().splitlines()]
     assert {r["behaviour"] for r in rows} >= {"T1", "T3"} and all(r["categories"] is not None for r in rows)
+
+
+#: What a WildGuard-format guard should answer for each of PROMPTS/RESPONSES.
+GUARD_FLAGS = [("yes", "yes", "no"), ("no", "no", "no"), ("yes", "yes", "no")]
+GUARD_FLAGS += [("no", "no", "no"), ("yes", "no", "yes"), ("no", "no", "no")]
+
+
+@pytest.fixture(scope="module")
+def trained_guard(tmp_path_factory) -> str:
+    """A 2-layer Llama taught (90 full-batch steps, ~8 s) to answer in WildGuard's format for
+    the six pairs, so guard labelling gives real T1-T4 labels rather than ``unknown``."""
+    torch = pytest.importorskip("torch")
+    from safetymix.label.guard import format_guard_prompt
+    from safetymix.schema import Example
+    from safetymix.train.scratch import build_bpe_tokenizer, build_llama
+
+    def answer(flags: tuple[str, ...]) -> str:
+        return f"Harmful request: {flags[0]}\nResponse refusal: {flags[1]}\nHarmful response: {flags[2]}"
+
+    pairs = [
+        Example(id=str(i), instruction=f"{p} (case {i})", response=r)
+        for i, (p, r) in enumerate(zip(PROMPTS, RESPONSES, strict=True))
+    ]
+    prompts = [format_guard_prompt(e) for e in pairs]
+    tok = build_bpe_tokenizer(prompts + [answer(f) for f in GUARD_FLAGS], 400)
+    model = build_llama(
+        tok, hidden_size=64, intermediate_size=128, num_layers=2, num_heads=2, max_position_embeddings=1024
+    )
+    rows = [
+        (
+            tok(p, add_special_tokens=False)["input_ids"],
+            tok(answer(f), add_special_tokens=False)["input_ids"] + [tok.eos_token_id],
+        )
+        for p, f in zip(prompts, GUARD_FLAGS, strict=True)
+    ]
+    width = max(len(p) + len(a) for p, a in rows)
+    ids = torch.full((len(rows), width), tok.pad_token_id)
+    labels = torch.full((len(rows), width), -100)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for j, (p, a) in enumerate(rows):
+        ids[j, : len(p) + len(a)] = torch.tensor(p + a)
+        labels[j, len(p) : len(p) + len(a)] = torch.tensor(a)
+        mask[j, : len(p) + len(a)] = 1
+    torch.manual_seed(0)
+    opt = torch.optim.AdamW(model.parameters(), lr=5e-3)
+    for _ in range(90):
+        model(input_ids=ids, attention_mask=mask, labels=labels).loss.backward()
+        opt.step()
+        opt.zero_grad()
+    path = tmp_path_factory.mktemp("guard")
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return str(path)
+
+
+def test_ray_guard_labels_identical_to_local(ray_session, trained_guard: str, tmp_path: Path) -> None:
+    pool = write_pool(tmp_path / "pool.jsonl", n=12)
+    guard = LabellerSpec(
+        "behaviour", "guard", {"model": trained_guard, "batch_size": 5, "max_new_tokens": 24, "device": "cpu"}
+    )
+    kwargs = {"behaviour_labeller": guard, "category_labeller": None, "chunk_size": 12}
+    local = label_file(pool, tmp_path / "local.jsonl", **kwargs)
+    engine = RayEngine(num_actors=1, rows_per_batch=5)
+    remote = label_file(
+        pool, tmp_path / "ray.jsonl", label_chunk=engine.chunk_labeller(guard, None), **kwargs
+    )
+    assert (tmp_path / "ray.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
+    assert remote == local
+    rows = [json.loads(x) for x in (tmp_path / "ray.jsonl").read_text().splitlines()]
+    # The guard model really ran on the worker: its answers parse into T1-T4 labels.
+    expected = {("yes", "yes"): "T1", ("yes", "no"): "T2", ("no", "no"): "T3", ("no", "yes"): "T4"}
+    right = sum(r["behaviour"] == expected[GUARD_FLAGS[i % 6][:2]] for i, r in enumerate(rows))
+    assert right >= len(rows) // 2, [r["behaviour"] for r in rows]
