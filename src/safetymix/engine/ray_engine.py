@@ -30,7 +30,7 @@ import numpy as np
 from safetymix.embed.encoder import DEFAULT_MODEL, Encoder
 from safetymix.engine.base import Engine
 from safetymix.errors import ConfigError, MissingDependencyError
-from safetymix.label.pool import needs_labels
+from safetymix.label.pool import ORIGIN_KEY, count_origins, given_origins, needs_labels
 from safetymix.label.registry import LabellerSpec
 from safetymix.label.stream import ChunkLabeller
 from safetymix.schema import Example
@@ -38,6 +38,15 @@ from safetymix.schema import Example
 logger = logging.getLogger(__name__)
 
 _LABEL_FIELDS = ("behaviour", "refusal", "harmful_request", "harmful_response", "categories")
+
+
+def _worker_record(ex: Example) -> dict[str, Any]:
+    """What a label worker needs of one example: its canonical fields and the label origins
+    an earlier run recorded (the rest of ``extra`` stays on the driver)."""
+    record = ex.to_dict(with_extra=False)
+    if ORIGIN_KEY in ex.extra:
+        record["extra"] = {ORIGIN_KEY: ex.extra[ORIGIN_KEY]}
+    return record
 
 
 def _import_ray() -> Any:
@@ -100,7 +109,10 @@ class LabelActor:
             category_labeller=self.category,
             overwrite=self.overwrite,
         )
-        labels = [json.dumps({f: getattr(e, f) for f in _LABEL_FIELDS}) for e in labelled]
+        labels = [
+            json.dumps({f: getattr(e, f) for f in _LABEL_FIELDS} | {ORIGIN_KEY: e.extra[ORIGIN_KEY]})
+            for e in labelled
+        ]
         return {"idx": batch["idx"], "labels": np.array(labels, dtype=object)}
 
 
@@ -263,11 +275,13 @@ class RayEngine(Engine):
             if need_c and category is not None:
                 report["category_labeller"] = category.label_name
             if not need_b and not need_c:
-                return list(examples), report
-            items = [
-                {"idx": i, "record": json.dumps(ex.to_dict(with_extra=False))}
-                for i, ex in enumerate(examples)
-            ]
+                out = [
+                    dataclasses.replace(ex, extra=ex.extra | {ORIGIN_KEY: given_origins(ex)})
+                    for ex in examples
+                ]
+                report["label_origin"] = count_origins([ex.extra[ORIGIN_KEY] for ex in out])
+                return out, report
+            items = [{"idx": i, "record": json.dumps(_worker_record(ex))} for i, ex in enumerate(examples)]
             labels: list[dict[str, Any] | None] = [None] * len(examples)
             for batch in self._map(items, LabelActor, kwargs).iter_batches(
                 batch_size=None, batch_format="numpy"
@@ -277,7 +291,9 @@ class RayEngine(Engine):
             out = []
             for ex, lab in zip(examples, labels, strict=True):
                 assert lab is not None, "a row came back without labels"
-                out.append(dataclasses.replace(ex, **lab, extra=dict(ex.extra)))
+                origin = lab.pop(ORIGIN_KEY)
+                out.append(dataclasses.replace(ex, **lab, extra=ex.extra | {ORIGIN_KEY: origin}))
+            report["label_origin"] = count_origins([ex.extra[ORIGIN_KEY] for ex in out])
             return out, report
 
         return label_chunk

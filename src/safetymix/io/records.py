@@ -9,13 +9,18 @@ from typing import Any
 
 from safetymix.errors import DataFormatError
 from safetymix.io.formats import MESSAGES_ROLES, RESPONSE_KEYS, SHAREGPT_ROLES, Layout
+from safetymix.io.labels import (
+    CSV_WORDS,
+    FLAG_ALIASES,
+    FLAG_KEYS,
+    FLAG_WORDS,
+    SOFT_KEYS,
+    has_labels,
+)
 from safetymix.schema import BEAVERTAILS_CATEGORIES, BEHAVIOURS, Example, content_id
 
-_FLAG_KEYS: tuple[str, ...] = ("refusal", "harmful_request", "harmful_response")
 _TAXONOMY_RANK = {name: i for i, name in enumerate(BEAVERTAILS_CATEGORIES)}
-_TRUE_STRINGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-_LABEL_KEYS = frozenset({"behaviour", *_FLAG_KEYS, "is_safe", "categories", "category"})
-_NO_LABELS: dict[str, Any] = {"behaviour": None, **dict.fromkeys(_FLAG_KEYS), "categories": None}
+_NO_LABELS: dict[str, Any] = {"behaviour": None, **dict.fromkeys(FLAG_KEYS), "categories": None}
 
 
 @dataclass
@@ -93,7 +98,7 @@ class RecordParser:
     def __post_init__(self) -> None:
         lay = self.layout
         keys = {lay.instruction, lay.input, lay.turns, "id", "source", "behaviour", "categories"}
-        keys.update(_FLAG_KEYS)
+        keys.update(FLAG_KEYS)
         if self.prompts:
             keys.add(lay.response)
         self._consumed = frozenset(k for k in keys if k is not None)
@@ -130,7 +135,7 @@ class RecordParser:
         if response is None:
             response = self._missing_response(where)
 
-        labels = _NO_LABELS if _LABEL_KEYS.isdisjoint(rec) else self._labels(where, rec, extra_consumed)
+        labels = self._labels(where, rec, extra_consumed) if has_labels(rec) else _NO_LABELS
         ex_id = self._id(where, rec, instruction, input_, response)
         source = self.source
         if "source" in rec:
@@ -222,10 +227,21 @@ class RecordParser:
             valid = ", ".join(BEHAVIOURS)
             raise self.error(f"unknown behaviour {behaviour!r}; valid: {valid} (or null)", where, "behaviour")
         out["behaviour"] = behaviour
-        for key in _FLAG_KEYS:
-            out[key] = self._flag(where, rec.get(key), key)
-        if "harmful_response" not in rec and "is_safe" in rec:  # BeaverTails
-            is_safe = self._flag(where, rec["is_safe"], "is_safe")
+        for flag, keys in FLAG_ALIASES.items():
+            out[flag] = None
+            for key in keys:
+                if key not in rec:
+                    continue
+                value = self._flag(where, rec[key], key, flag, soft=key in SOFT_KEYS)
+                if value is _NOT_A_FLAG:
+                    continue
+                if key != flag:
+                    consumed.append(key)
+                if value is not None:
+                    out[flag] = value
+                    break
+        if out["harmful_response"] is None and "is_safe" in rec:  # BeaverTails, the paper's file
+            is_safe = self._flag(where, rec["is_safe"], "is_safe", None)
             out["harmful_response"] = None if is_safe is None else not is_safe
             consumed.append("is_safe")
         if "categories" in rec:
@@ -235,17 +251,29 @@ class RecordParser:
             consumed.append("category")
         return out
 
-    def _flag(self, where: int, value: Any, key: str) -> bool | None:
-        if self.strings and isinstance(value, str):
-            if value == "":
-                return None
-            parsed = _TRUE_STRINGS.get(value.strip().lower())
-            if parsed is None:
-                raise self.error(f"expected true/false/1/0 or empty, got {value!r}", where, key)
-            return parsed
-        if value is not None and not isinstance(value, bool):
-            raise self.error(f"expected true, false or null, got {_kind(value)}", where, key)
-        return value
+    def _flag(
+        self, where: int, value: Any, key: str, flag: str | None, *, soft: bool = False
+    ) -> bool | None | object:
+        """Parse one flag value; a ``soft`` key whose value is no flag gives :data:`_NOT_A_FLAG`."""
+        if value is None or isinstance(value, bool):
+            return value
+        words = FLAG_WORDS.get(flag or "", {})
+        if isinstance(value, str):
+            text = value.strip().lower()
+            if text in words:
+                return words[text]
+            if self.strings:
+                if text == "":
+                    return None
+                if text in CSV_WORDS:
+                    return CSV_WORDS[text]
+        if soft:
+            return _NOT_A_FLAG
+        expected = "true/false/1/0 or empty" if self.strings else "true, false or null"
+        shown = " or ".join(f'"{w}"' for w in words) if isinstance(value, str) else ""
+        expected += f" (or {shown})" if shown else ""
+        got = repr(value) if self.strings else _kind(value)
+        raise self.error(f"expected {expected}, got {got}", where, key)
 
     def _categories(self, where: int, value: Any) -> list[str] | None:
         if self.strings and isinstance(value, str):
@@ -274,6 +302,9 @@ class RecordParser:
                 raise self.error(f"expected true/false for {name!r}, got {_kind(flag)}", where, "category")
         chosen = [name for name, flag in value.items() if flag]
         return sorted(chosen, key=lambda c: (_TAXONOMY_RANK.get(c, len(_TAXONOMY_RANK)), c))
+
+
+_NOT_A_FLAG = object()
 
 
 def _kind(value: Any) -> str:

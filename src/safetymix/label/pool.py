@@ -1,9 +1,14 @@
 """Label a pool: fill in whatever behaviour and category labels it lacks.
 
-Labels already in the pool are used as given; only records with ``behaviour is None`` go
-to the behaviour labeller and only records with ``categories is None`` to the category
-labeller. The returned report says how many of each were labelled and by which labeller,
-so the CLI can tell the user.
+Labels already in the pool are used as given, never overwritten (unless ``overwrite``):
+records lacking any of the three flags go to the behaviour labeller, and only the flags
+that are ``None`` take its answer; records with ``categories is None`` go to the category
+labeller. The behaviour type is kept when given, else derived from the flags. Each record
+gets ``extra["label_origin"]``, saying per label whether it was ``"given"`` (in the input),
+``"predicted"`` (by a labeller) or ``"derived"`` (implied by other labels: the behaviour
+from its two flags, or the two flags from a given behaviour); ``None`` for a label still
+missing. The returned report says how many records were labelled and by
+which labeller, so the CLI can tell the user.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from safetymix.io.labels import implied_flags
 from safetymix.label.registry import (
     DEFAULT_BEHAVIOUR_LABELLER,
     DEFAULT_CATEGORY_LABELLER,
@@ -21,6 +27,13 @@ from safetymix.label.registry import (
     get_category_labeller,
 )
 from safetymix.schema import Example, behaviour_from_flags
+
+#: The flags a behaviour labeller fills.
+FLAG_FIELDS: tuple[str, ...] = ("harmful_request", "refusal", "harmful_response")
+#: Every label field, in the order ``label_origin`` lists them.
+LABEL_FIELDS: tuple[str, ...] = ("behaviour", *FLAG_FIELDS, "categories")
+#: ``Example.extra`` key recording where each label came from.
+ORIGIN_KEY = "label_origin"
 
 
 def label_pool(
@@ -41,7 +54,8 @@ def label_pool(
         :class:`~safetymix.label.registry.LabellerSpec`, an object with ``label``, or None
         to leave that kind of label as it is.
     overwrite : bool
-        Relabel every record, not only the unlabelled ones (default False).
+        Replace the labels the input gives too (default False: given labels are kept and
+        only missing ones are filled).
     show_progress : bool
         Progress bars while embedding / generating.
 
@@ -49,13 +63,19 @@ def label_pool(
     -------
     examples : list of Example
     report : dict
-        ``behaviour_labelled``, ``categories_labelled`` (counts), the labeller names, and
-        the behaviour distribution afterwards.
+        ``behaviour_labelled``, ``categories_labelled`` (records sent to each labeller),
+        the labeller names, ``label_origin`` (per label, how many records have it given,
+        predicted, derived or missing) and the behaviour distribution afterwards.
     """
     out = [
-        dataclasses.replace(e, categories=list(e.categories) if e.categories is not None else None)
+        dataclasses.replace(
+            e, categories=list(e.categories) if e.categories is not None else None, extra=dict(e.extra)
+        )
         for e in examples
     ]
+    origins = [given_origins(e) for e in out]
+    for e, origin in zip(out, origins, strict=True):
+        complete_from_given(e, origin)
     need_b, need_c = needs_labels(
         out,
         behaviour=behaviour_labeller is not None,
@@ -68,16 +88,17 @@ def label_pool(
         report["behaviour_labeller"] = getattr(labeller, "name", type(labeller).__name__)
         flags = labeller.label([out[i] for i in need_b], show_progress=show_progress)
         for i, f in zip(need_b, flags, strict=True):
-            e = out[i]
-            e.harmful_request, e.refusal = f.harmful_request, f.refusal
-            e.harmful_response = f.harmful_response
-            e.behaviour = behaviour_from_flags(f.harmful_request, f.refusal)
+            fill_flags(out[i], f, origins[i], overwrite=overwrite)
     if need_c:
         labeller = resolve_labeller(category_labeller, "category")
         report["category_labeller"] = getattr(labeller, "name", type(labeller).__name__)
         cats = labeller.label([out[i] for i in need_c], show_progress=show_progress)
         for i, c in zip(need_c, cats, strict=True):
             out[i].categories = list(c)
+            origins[i]["categories"] = "predicted"
+    for e, origin in zip(out, origins, strict=True):
+        e.extra[ORIGIN_KEY] = origin
+    report["label_origin"] = count_origins(origins)
     report["behaviour_counts"] = dict(sorted(Counter(e.behaviour for e in out).items(), key=_str_key))
     return out, report
 
@@ -94,9 +115,67 @@ def needs_labels(
     overwrite : bool
         Every record, not only those lacking the label.
     """
-    need_b = [i for i, e in enumerate(examples) if overwrite or e.behaviour is None] if behaviour else []
+    need_b = [i for i, e in enumerate(examples) if overwrite or lacks_flags(e)] if behaviour else []
     need_c = [i for i, e in enumerate(examples) if overwrite or e.categories is None] if category else []
     return need_b, need_c
+
+
+def lacks_flags(example: Example) -> bool:
+    """Whether the behaviour labeller has anything to fill: a missing flag or behaviour."""
+    return example.behaviour is None or any(getattr(example, f) is None for f in FLAG_FIELDS)
+
+
+def given_origins(example: Example) -> dict[str, str | None]:
+    """``label_origin`` before labelling: ``"given"`` for every label present, unless an
+    earlier run recorded another origin for it (a relabelled file keeps its history)."""
+    previous = example.extra.get(ORIGIN_KEY)
+    previous = previous if isinstance(previous, dict) else {}
+    out: dict[str, str | None] = {}
+    for name in LABEL_FIELDS:
+        if getattr(example, name) is None:
+            out[name] = None
+        else:
+            out[name] = previous.get(name) if previous.get(name) in _ORIGINS else "given"
+    return out
+
+
+def complete_from_given(example: Example, origin: dict[str, str | None]) -> None:
+    """Fill what the given labels imply: a behaviour type's two flags (T1: harmful request
+    and refusal), or the behaviour of two given flags; marked ``"derived"``."""
+    hr, ref = implied_flags(example.behaviour)
+    for name, value in (("harmful_request", hr), ("refusal", ref)):
+        if value is not None and getattr(example, name) is None:
+            setattr(example, name, value)
+            origin[name] = "derived"
+    if example.behaviour is None and example.harmful_request is not None and example.refusal is not None:
+        example.behaviour = behaviour_from_flags(example.harmful_request, example.refusal)
+        origin["behaviour"] = "derived"
+
+
+def fill_flags(
+    example: Example, flags: Any, origin: dict[str, str | None], *, overwrite: bool = False
+) -> None:
+    """Write a labeller's flags into ``example`` where it has none (every flag with
+    ``overwrite``), derive a missing behaviour from the flags, and note each origin."""
+    for name in FLAG_FIELDS:
+        if overwrite or getattr(example, name) is None:
+            setattr(example, name, getattr(flags, name))
+            origin[name] = "predicted"
+    if overwrite or example.behaviour is None:
+        example.behaviour = behaviour_from_flags(example.harmful_request, example.refusal)
+        origin["behaviour"] = "derived"
+
+
+def count_origins(origins: Sequence[dict[str, str | None]]) -> dict[str, dict[str, int]]:
+    """Per label, how many records have it ``given``/``predicted``/``derived``/``missing``."""
+    counts: dict[str, Counter[str]] = {name: Counter() for name in LABEL_FIELDS}
+    for origin in origins:
+        for name in LABEL_FIELDS:
+            counts[name][origin.get(name) or "missing"] += 1
+    return {name: dict(sorted(c.items())) for name, c in counts.items()}
+
+
+_ORIGINS = ("given", "predicted", "derived")
 
 
 def _str_key(item: tuple[Any, Any]) -> str:

@@ -194,6 +194,7 @@ def _new_counts() -> dict[str, Any]:
         "behaviour_labelled": 0,
         "categories_labelled": 0,
         "labellers": {},
+        "label_origin": {},
         "behaviour": {},
         "gold": {"n": 0, "correct": 0, "undecided": 0, "missing": 0},
     }
@@ -205,6 +206,11 @@ def _count(counts: dict[str, Any], labelled: list[Example], rep: dict[str, Any],
     for key in ("behaviour_labeller", "category_labeller"):
         if key in rep:
             counts["labellers"][key] = rep[key]
+    origin = counts.setdefault("label_origin", {})
+    for name, by_origin in rep.get("label_origin", {}).items():
+        merged = Counter(origin.get(name, {}))
+        merged.update(by_origin)
+        origin[name] = dict(sorted(merged.items()))
     behaviour = Counter(counts["behaviour"])
     behaviour.update(str(e.behaviour) if e.behaviour is not None else "null" for e in labelled)
     counts["behaviour"] = dict(behaviour)
@@ -227,6 +233,7 @@ def _report(n: int, resumed_from: int, counts: dict[str, Any], gold: str | None)
         "behaviour_labelled": counts["behaviour_labelled"],
         "categories_labelled": counts["categories_labelled"],
         **counts["labellers"],
+        "label_origin": counts.get("label_origin", {}),
         "behaviour_counts": dict(sorted(counts["behaviour"].items())),
     }
     if gold is not None:
