@@ -25,6 +25,9 @@ def select_command(
     behaviour_labeller: str = typer.Option(None, help="for unlabelled pools (default: embedding)"),
     category_labeller: str = typer.Option(None, help="for pools without categories (default: embedding)"),
     param: list[str] = typer.Option(None, help="extra strategy parameter key=value (repeatable)"),
+    rules: str = typer.Option(
+        None, help="ours | paper: the paper's sampling/ scripts' quota rules (README) (default: ours)"
+    ),
     config: Path = typer.Option(None, help="YAML file of these options (flags override it)"),
 ) -> None:
     """Select BUDGET examples from POOL with STRATEGY; labels the pool first if needed."""
@@ -45,6 +48,7 @@ def select_command(
         behaviour_labeller=behaviour_labeller,
         category_labeller=category_labeller,
         params=parse_params(param),
+        rules=rules,
     )
     picks, selection, report = run_select(pool, cfg, show_progress=True)
     lab = report["labelling"]

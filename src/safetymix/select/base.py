@@ -19,6 +19,10 @@ from safetymix.schema import BEAVERTAILS_CATEGORIES, BEHAVIOURS, Behaviour, Exam
 
 #: Behaviour types a "-B" strategy keeps unless told otherwise (the paper's choice).
 DEFAULT_BEHAVIOURS: tuple[str, ...] = (Behaviour.T1.value,)
+#: Rule sets of the quota strategies: ``"ours"`` (the default, the rules DESIGN.md states)
+#: or ``"paper"`` (what the paper's sampling/ scripts do; see README "Our rules and the
+#: paper's code").
+RULES: tuple[str, ...] = ("ours", "paper")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +62,9 @@ class Selection:
     n_pool: int
     n_candidates: int
     behaviours: tuple[str, ...] | None
+    rules: str = "ours"
     quota: int = 0
+    visit_order: list[str] = field(default_factory=list)
     shortfalls: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -76,7 +82,9 @@ class Selection:
             "n_pool": self.n_pool,
             "n_candidates": self.n_candidates,
             "behaviours": list(self.behaviours) if self.behaviours is not None else None,
+            "rules": self.rules,
             "quota_per_category": self.quota,
+            "visit_order": list(self.visit_order),
             "shortfalls": dict(self.shortfalls),
             "notes": list(self.notes),
         }
@@ -160,11 +168,15 @@ class Pool:
     @property
     def embeddings(self) -> np.ndarray:
         if self._embeddings is None:
-            encode = self._encode
-            if encode is None:
-                from safetymix.embed import embed as encode
-            self._embeddings = np.asarray(encode([e.prompt for e in self.examples]), dtype=np.float32)
+            self._embeddings = self.encode([e.prompt for e in self.examples])
         return self._embeddings
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """float32 embeddings of ``texts`` with the pool's encoder (other texts than the prompts)."""
+        encode = self._encode
+        if encode is None:
+            from safetymix.embed import embed as encode
+        return np.asarray(encode(texts), dtype=np.float32)
 
     def candidates(self, behaviours: Sequence[str] | None) -> np.ndarray:
         """Row indices a strategy may pick: never a harmful response; only ``behaviours`` if given."""
@@ -195,6 +207,10 @@ class Strategy:
         Keep only ``behaviours`` (the paper's "-B" suffix). Set by the registry name.
     behaviours : sequence of str
         Types a behaviour-aware strategy keeps; default T1 (harmful request + refusal).
+    rules : {"ours", "paper"}
+        ``"paper"`` makes the quota strategies follow the paper's sampling/ scripts (quota
+        over the categories that have members, ties in first-appearance order, PSS repeats
+        collapse into the fill, Cossim ranks the whole pool); default ``"ours"``.
     """
 
     name: ClassVar[str] = "base"
@@ -205,10 +221,12 @@ class Strategy:
         seed: int = 0,
         behaviour_aware: bool = False,
         behaviours: Sequence[str] = DEFAULT_BEHAVIOURS,
+        rules: str = "ours",
     ) -> None:
         self.seed = seed
         self.behaviour_aware = behaviour_aware
         self.behaviours = behaviours
+        self.rules = rules
 
     @property
     def registry_name(self) -> str:
@@ -220,6 +238,8 @@ class Strategy:
             raise ConfigError(f"k must be a non-negative int, got {k!r}")
         if not isinstance(self.seed, (int, np.integer)) or isinstance(self.seed, bool):
             raise ConfigError(f"seed must be an int, got {self.seed!r}")
+        if self.rules not in RULES:
+            raise ConfigError(f"unknown rules {self.rules!r}; valid: {', '.join(RULES)}")
         behaviours = check_behaviours(self.behaviours) if self.behaviour_aware else None
         candidates = pool.candidates(behaviours)
         rng = np.random.default_rng(int(self.seed))
@@ -231,6 +251,7 @@ class Strategy:
             n_pool=len(pool),
             n_candidates=len(candidates),
             behaviours=behaviours,
+            rules=self.rules,
         )
         n_harmful = int(pool.harmful_response.sum())
         if n_harmful:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -36,6 +36,9 @@ class SelectConfig(BaseModel):
     behaviour_labeller: str = Field("embedding", description="labeller for pools without behaviour labels")
     category_labeller: str = Field("embedding", description="labeller for pools without categories")
     params: dict[str, Any] = Field(default_factory=dict, description="extra strategy parameters")
+    rules: Literal["ours", "paper"] = Field(
+        "ours", description="quota rules: ours, or the paper's sampling/ scripts (README: rules)"
+    )
 
     @field_validator("strategy")
     @classmethod
@@ -58,16 +61,24 @@ class SelectConfig(BaseModel):
         return str(v)
 
 
-def reference_from_file(path: str | Path, categories: tuple[str, ...], encode) -> dict:
+def reference_from_file(
+    path: str | Path, categories: tuple[str, ...], encode, *, paper: bool = False
+) -> dict:
     """Cossim reference sets from a labelled file: per category, the records carrying
-    exactly that one category (the paper: BeaverTails QA pairs with a single category)."""
+    exactly that one category (the paper: BeaverTails QA pairs with a single category).
+    ``paper``: embed prompt + response in the Alpaca template, categories in the order they
+    first appear in the file (as the paper's cossim.py)."""
     from safetymix.io import read_examples
+    from safetymix.select.similarity import alpaca_qa_text
 
     records = read_examples(path, allow_missing_response=True, duplicates="drop")
     by_cat: dict[str, list[str]] = {c: [] for c in categories}
+    if paper:
+        seen = [r.categories[0] for r in records if r.categories and len(r.categories) == 1]
+        by_cat = {c: [] for c in [*dict.fromkeys(c for c in seen if c in by_cat), *categories]}
     for r in records:
         if r.categories is not None and len(r.categories) == 1 and r.categories[0] in by_cat:
-            by_cat[r.categories[0]].append(r.prompt)
+            by_cat[r.categories[0]].append(alpaca_qa_text(r.prompt, r.response) if paper else r.prompt)
     empty = [c for c, texts in by_cat.items() if not texts]
     if empty:
         raise ConfigError(f"{path}: no single-category reference examples for {empty}")
@@ -95,7 +106,9 @@ def run_select(
     from safetymix.label.taxonomy import load_taxonomy
     from safetymix.select import picked_examples
 
-    strategy = get_strategy(config.strategy, seed=config.seed, behaviours=config.behaviour, **config.params)
+    strategy = get_strategy(
+        config.strategy, seed=config.seed, behaviours=config.behaviour, rules=config.rules, **config.params
+    )
     encoder = Encoder(config.embedding_model, show_progress=show_progress)
     taxonomy = load_taxonomy(config.taxonomy)
     base = config.strategy.removesuffix("-b")
@@ -117,8 +130,16 @@ def run_select(
     )
     reference = None
     if base in _NEEDS_REFERENCE:
+        paper = config.rules == "paper"
         if config.reference:
-            reference = reference_from_file(config.reference, tuple(taxonomy.names), encoder.encode)
+            reference = reference_from_file(
+                config.reference, tuple(taxonomy.names), encoder.encode, paper=paper
+            )
+        elif paper:  # the bundled reference sets are prompts: the template with an empty response
+            from safetymix.select.similarity import alpaca_qa_text
+
+            texts = cat_labeller.reference_texts()
+            reference = {c: encoder.encode([alpaca_qa_text(t, "") for t in ts]) for c, ts in texts.items()}
         else:
             reference = cat_labeller.reference_embeddings()
     pool = Pool(

@@ -29,9 +29,14 @@ class StratifiedStrategy(QuotaStrategy):
 class PrototypeStrategy(QuotaStrategy):
     """PSS: inside each category the ``q`` examples whose prompt embedding is most
     cosine-similar to the category prototype (the mean embedding of the category's
-    eligible members); the rest filled uniformly."""
+    eligible members); the rest filled uniformly.
+
+    Under ``rules="paper"`` the top ``q`` come from all eligible members, picked already or
+    not, so repeats collapse and their slots go to the fill (the paper's category_pss.py).
+    """
 
     name = "pss"
+    paper_repeats = True
 
     def _prepare(self, pool: Pool, candidates: np.ndarray, rng: np.random.Generator, out: Selection) -> Any:
         eligible = np.zeros(len(pool), dtype=bool)
