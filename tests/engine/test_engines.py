@@ -85,6 +85,11 @@ def test_ray_embeddings_and_cache_match_local(ray_session, tmp_path: Path) -> No
 
 def test_ray_labels_identical_to_local(ray_session, tmp_path: Path) -> None:
     pool = write_pool(tmp_path / "pool.jsonl")
+    rows = [json.loads(x) for x in pool.read_text().splitlines()]
+    rows[0]["refusal"] = False  # given labels are kept on the workers too
+    rows[1]["response_harmfulness"] = "harmful"
+    rows[2] |= {"behaviour": "T4", "categories": []}
+    pool.write_text("".join(json.dumps(r) + "\n" for r in rows))
     behaviour = LabellerSpec("behaviour", "embedding")
     category = LabellerSpec("category", "embedding")
     kwargs = {"behaviour_labeller": behaviour, "category_labeller": category, "chunk_size": 12}
@@ -97,6 +102,10 @@ def test_ray_labels_identical_to_local(ray_session, tmp_path: Path) -> None:
     assert remote == local
     rows = [json.loads(x) for x in (tmp_path / "ray.jsonl").read_text().splitlines()]
     assert {r["behaviour"] for r in rows} >= {"T1", "T3"} and all(r["categories"] is not None for r in rows)
+    assert (rows[0]["refusal"], rows[0]["label_origin"]["refusal"]) == (False, "given")
+    assert (rows[1]["harmful_response"], rows[1]["label_origin"]["harmful_request"]) == (True, "predicted")
+    assert (rows[2]["behaviour"], rows[2]["refusal"], rows[2]["categories"]) == ("T4", True, [])
+    assert remote["label_origin"]["refusal"] == {"derived": 1, "given": 1, "predicted": 22}
 
 
 #: What a WildGuard-format guard should answer for each of PROMPTS/RESPONSES.
