@@ -3,12 +3,15 @@ on small pools built so that the two rule sets must disagree."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from safetymix.errors import ConfigError
 from safetymix.schema import make_example
 from safetymix.select import Pool, get_strategy
+from safetymix.select.config import reference_from_file
 from safetymix.select.similarity import alpaca_qa_text
 
 CATS = ("a", "b", "c", "d")
@@ -122,3 +125,27 @@ def test_cossim_paper_normalisation_keeps_the_picks() -> None:
 def test_unknown_rules_fail() -> None:
     with pytest.raises(ConfigError, match="unknown rules 'theirs'; valid: ours, paper"):
         get_strategy("sss", rules="theirs").select(pool_of([["a"]]), 1)
+
+
+def test_reference_file_in_the_papers_form(tmp_path) -> None:
+    rows = [
+        {"prompt": "q1", "response": "r1", "category": {"b": True, "a": False}},
+        {"prompt": "q2", "response": "r2", "category": {"a": True, "b": True}},  # two: not a reference
+        {"prompt": "q3", "response": "r3", "category": {"a": True}},
+        {"prompt": "q4", "response": "r4", "category": {"b": True}},
+    ]
+    path = tmp_path / "ref.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    texts: dict[str, list[str]] = {}
+
+    def encode(batch: list[str]) -> np.ndarray:
+        texts[f"call{len(texts)}"] = batch
+        return one_hot(batch)
+
+    ours = reference_from_file(path, ("a", "b"), encode)
+    paper = reference_from_file(path, ("a", "b"), encode, paper=True)
+    assert list(ours) == ["a", "b"] and list(paper) == ["b", "a"]  # first appearance in the file
+    assert texts["call0"] == ["q3"] and texts["call2"] == [
+        alpaca_qa_text("q1", "r1"),
+        alpaca_qa_text("q4", "r4"),
+    ]

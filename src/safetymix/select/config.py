@@ -106,6 +106,9 @@ def run_select(
     from safetymix.label.taxonomy import load_taxonomy
     from safetymix.select import picked_examples
 
+    clash = sorted({"seed", "behaviours", "rules"} & set(config.params))
+    if clash:
+        raise ConfigError(f"--param {clash[0]}=...: set it with its own option, not --param")
     strategy = get_strategy(
         config.strategy, seed=config.seed, behaviours=config.behaviour, rules=config.rules, **config.params
     )
