@@ -214,3 +214,14 @@ def test_bad_flag_value_names_the_field_and_the_words(tmp_path: Path) -> None:
         read_one(tmp_path, {"prompt": "p", "response": "r", "response_refusal": "maybe"})
     with pytest.raises(DataFormatError, match="field 'refusal': expected true, false or null"):
         read_one(tmp_path, {"prompt": "p", "response": "r", "refusal": 1})
+
+
+def test_nothing_to_label_when_every_flag_is_given_or_implied(tmp_path: Path) -> None:
+    ex = read_one(tmp_path, {"instruction": "q", "output": "r", "behaviour": "T4", "harmful_response": False})
+    (out,), report = label_pool([ex], behaviour_labeller="rules", category_labeller=None)
+    assert report["behaviour_labelled"] == 0
+    assert (out.harmful_request, out.refusal, out.extra["label_origin"]["refusal"]) == (
+        False,
+        True,
+        "derived",
+    )

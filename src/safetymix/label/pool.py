@@ -113,7 +113,7 @@ def needs_labels(
     behaviour, category : bool
         Whether that labeller is given at all.
     overwrite : bool
-        Every record, not only those lacking the label.
+        Every record, not only those lacking a label (:func:`lacks_flags`; categories None).
     """
     need_b = [i for i, e in enumerate(examples) if overwrite or lacks_flags(e)] if behaviour else []
     need_c = [i for i, e in enumerate(examples) if overwrite or e.categories is None] if category else []
@@ -121,8 +121,12 @@ def needs_labels(
 
 
 def lacks_flags(example: Example) -> bool:
-    """Whether the behaviour labeller has anything to fill: a missing flag or behaviour."""
-    return example.behaviour is None or any(getattr(example, f) is None for f in FLAG_FIELDS)
+    """Whether the behaviour labeller has anything to fill: a flag that is neither given nor
+    implied by a given behaviour (a missing behaviour follows from the flags)."""
+    hr, ref = implied_flags(example.behaviour)
+    hr = example.harmful_request if example.harmful_request is not None else hr
+    ref = example.refusal if example.refusal is not None else ref
+    return hr is None or ref is None or example.harmful_response is None
 
 
 def given_origins(example: Example) -> dict[str, str | None]:
