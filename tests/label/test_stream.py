@@ -51,7 +51,11 @@ def test_chunked_labelling_writes_label_pool_bytes(tmp_path: Path) -> None:
     given = [e for e in expected if e.id in {"p0", "p5", "p10", "p15", "p20"}]
     assert {(e.behaviour, e.harmful_request, e.refusal) for e in given} == {("T3", False, False)}
     origin = given[0].extra["label_origin"]
-    assert (origin["behaviour"], origin["refusal"], origin["harmful_response"]) == ("given", "derived", "predicted")
+    assert (origin["behaviour"], origin["refusal"], origin["harmful_response"]) == (
+        "given",
+        "derived",
+        "predicted",
+    )
     assert report["label_origin"]["behaviour"] == {"derived": 18, "given": 5}
     assert (report["behaviour_labeller"], report["n_records"], report["resumed_from"]) == ("rules", 23, 0)
     assert not any(p.exists() for p in checkpoint_paths(out))
