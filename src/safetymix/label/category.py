@@ -40,7 +40,9 @@ __all__ = [
 ]
 
 REFERENCE_MODES = ("add", "replace")
-SCORINGS = ("prototype", "mean")
+SCORINGS = ("head", "prototype", "mean")
+#: The shipped category head (BeaverTails' 14 names), trained by scripts/train_label_heads.py.
+CATEGORY_HEAD = Path(__file__).resolve().parent.parent / "data" / "heads" / "categories.npz"
 
 
 class EmbeddingCategoryLabeller:
@@ -89,14 +91,22 @@ class EmbeddingCategoryLabeller:
         of label precision and any-label hit) is flat, within 0.01, for margin 0.01-0.05
         and min_score 0.2-0.3; 0.02/0.25 sits in that plateau and gives about 1.1-1.2
         labels per prompt. See benchmarks/labelling/category_agreement.py.
-    scoring : {"prototype", "mean"}
-        See above (default ``"prototype"``).
+    scoring : {"head", "prototype", "mean"}
+        ``"head"`` (the default for the bundled BeaverTails taxonomy): a multi-label
+        logistic head on the prompt and whole-response embeddings, trained on the seed
+        paper's own category labels of the Bianchi pool (``data/heads/categories.npz``, see
+        ``head``); every category whose probability reaches the head's threshold, most
+        likely first, and the top one when none does. A record without a response gets the
+        prototype rule (the head was fit and measured on pairs). ``"prototype"`` and
+        ``"mean"``: see above; the default for any other taxonomy, or a user reference set.
+    head : str or Path, optional
+        Category head file for ``scoring="head"`` (default the shipped one).
     use_descriptions : bool
         Put the category description into the prototype (default True).
     skip_benign : bool
-        Return ``[]`` for examples whose ``harmful_request`` is ``False`` (default True):
-        a benign request has no harm category. Unlabelled (``None``) and harmful
-        requests always get their top category.
+        Return ``[]`` for examples whose ``harmful_request`` is ``False`` (default False:
+        a request called benign still gets its categories, so that T4 pairs, benign
+        requests with a refusal, count in the quota rule).
     batch_size : int
         Texts per forward pass of the encoder (default 64).
 
@@ -119,10 +129,11 @@ class EmbeddingCategoryLabeller:
         top_k: int = 3,
         margin: float = 0.02,
         min_score: float = 0.25,
-        scoring: str = "prototype",
+        scoring: str | None = None,
         use_descriptions: bool = True,
-        skip_benign: bool = True,
+        skip_benign: bool = False,
         batch_size: int = 64,
+        head: str | Path | None = None,
     ) -> None:
         self.taxonomy = taxonomy
         self.model = model
@@ -132,10 +143,14 @@ class EmbeddingCategoryLabeller:
         self.top_k = top_k
         self.margin = margin
         self.min_score = min_score
-        self.scoring = scoring
         self.use_descriptions = use_descriptions
         self.skip_benign = skip_benign
         self.batch_size = batch_size
+        self.head = head
+        if scoring is None:
+            bundled = isinstance(taxonomy, str) and taxonomy == "beavertails" and reference is None
+            scoring = "head" if bundled or head is not None else "prototype"
+        self.scoring = scoring
 
     # -- validation and references
 
@@ -208,18 +223,19 @@ class EmbeddingCategoryLabeller:
             start += len(texts)
         return out
 
-    def prototypes(self) -> np.ndarray:
+    def prototypes(self, scoring: str | None = None) -> np.ndarray:
         """``(C, d)`` float32 category vectors that :meth:`scores` compares against.
 
         For ``scoring="prototype"`` each row is L2-normalised; for ``"mean"`` it is the
         plain mean of the reference embeddings (so a dot product gives the mean cosine).
         """
+        scoring = scoring or ("prototype" if self.scoring == "head" else self.scoring)
         tax = load_taxonomy(self.taxonomy)
         enc = self._encoder()
         refs = self.reference_embeddings()
         descs = (
             enc.encode([d or "-" for d in tax.descriptions])
-            if self.use_descriptions and self.scoring == "prototype"
+            if self.use_descriptions and scoring == "prototype"
             else None
         )
         rows = []
@@ -230,7 +246,7 @@ class EmbeddingCategoryLabeller:
             if not parts:  # only possible for "mean" with a description-only category
                 parts.append(enc.encode([tax.descriptions[i]]))
             vec = np.concatenate(parts).mean(axis=0)
-            if self.scoring == "prototype":
+            if scoring == "prototype":
                 vec = vec / max(float(np.linalg.norm(vec)), 1e-12)
             rows.append(vec)
         return np.stack(rows).astype(np.float32)
@@ -255,26 +271,75 @@ class EmbeddingCategoryLabeller:
         self._check_params()
         if len(examples) == 0:
             return np.zeros((0, len(self.categories)), dtype=np.float32)
+        if self.scoring == "head":  # pairs: the head's probabilities; prompts alone: cosines
+            return self._head_scores(examples, show_progress)
         protos = self.prototypes()
         vecs = self._encoder(show_progress).encode([ex.prompt for ex in examples])
         return (vecs @ protos.T).astype(np.float32)
 
-    def labels_from_scores(self, scores: np.ndarray, benign: Sequence[bool] | None = None) -> list[list[str]]:
+    def category_head(self):
+        """The :class:`~safetymix.label.heads.Head` of ``scoring="head"``, checked against the taxonomy."""
+        from safetymix.label.heads import load_head
+
+        path = Path(self.head) if self.head is not None else CATEGORY_HEAD
+        head = load_head(path)
+        names = tuple(head.metadata.get("categories", ()))
+        if names != self.categories:
+            raise ConfigError(
+                f"category head {path} scores {list(names)}, the taxonomy has {list(self.categories)}"
+            )
+        if head.model != self.model:
+            raise ConfigError(f"category head {path} was trained on {head.model!r}, but model={self.model!r}")
+        return head
+
+    def _head_scores(self, examples: Sequence[Example], show_progress: bool) -> np.ndarray:
+        from safetymix.label.features import build_features, stack_views
+
+        out = np.zeros((len(examples), len(self.categories)), dtype=np.float32)
+        pairs = np.array([_has_response(ex) for ex in examples], dtype=bool)
+        if pairs.any():
+            head = self.category_head()
+            rows = np.flatnonzero(pairs)
+            blocks = build_features(
+                [examples[i].prompt for i in rows],
+                [examples[i].response for i in rows],
+                views=head.views,
+                encoder=self._encoder(show_progress),
+            )
+            out[rows] = head.scores(stack_views(blocks, head.views))
+        if not pairs.all():  # no response: the prototype cosine of the prompt
+            rows = np.flatnonzero(~pairs)
+            vecs = self._encoder(show_progress).encode([examples[i].prompt for i in rows])
+            out[rows] = vecs @ self.prototypes("prototype").T
+        return out
+
+    def labels_from_scores(
+        self,
+        scores: np.ndarray,
+        benign: Sequence[bool] | None = None,
+        head_rows: Sequence[bool] | None = None,
+    ) -> list[list[str]]:
         """Apply the multi-label rule to a score matrix.
 
         The top category always; then, best first, every other category whose score is
         within ``margin`` of the top score and at least ``min_score``; at most ``top_k``.
         Ties are broken by taxonomy order (stable sort). Rows flagged in ``benign`` get
-        ``[]`` when ``skip_benign`` is set.
+        ``[]`` when ``skip_benign`` is set. With ``scoring="head"``, rows flagged in
+        ``head_rows`` (default: every row) hold head probabilities instead: the top category,
+        then every other at or above the head's threshold, most likely first.
         """
         self._check_params()
         names = self.categories
+        threshold = self.category_head().threshold if self.scoring == "head" else None
         out: list[list[str]] = []
         for i, row in enumerate(np.asarray(scores)):
             if self.skip_benign and benign is not None and benign[i]:
                 out.append([])
                 continue
             order = np.argsort(-row, kind="stable")
+            if threshold is not None and (head_rows is None or head_rows[i]):
+                out.append([names[j] for k, j in enumerate(order) if k == 0 or row[j] >= threshold])
+                continue
             top = float(row[order[0]])
             picked = [names[order[0]]]
             for j in order[1:]:
@@ -304,4 +369,8 @@ class EmbeddingCategoryLabeller:
         """
         s = self.scores(examples, show_progress=show_progress)
         benign = [ex.harmful_request is False for ex in examples]
-        return self.labels_from_scores(s, benign)
+        return self.labels_from_scores(s, benign, [_has_response(ex) for ex in examples])
+
+
+def _has_response(example: Example) -> bool:
+    return bool(example.response.strip())

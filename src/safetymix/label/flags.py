@@ -9,7 +9,7 @@ flags and the behaviour type (:func:`~safetymix.schema.behaviour_from_flags`) in
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -25,6 +25,8 @@ class BehaviourFlags:
     harmful_request: bool | None
     refusal: bool | None
     harmful_response: bool | None
+    #: Probability of each flag where the labeller gives one (``{flag: p}``); else None.
+    proba: Mapping[str, float] | None = None
 
     @property
     def behaviour(self) -> str:

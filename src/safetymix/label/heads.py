@@ -18,52 +18,94 @@ import numpy as np
 
 from safetymix.embed.encoder import DEFAULT_MODEL, Encoder
 from safetymix.errors import ConfigError, DataFormatError
+from safetymix.label.features import VIEWS, build_features, stack_views
 from safetymix.label.flags import FLAGS, BehaviourFlags, BehaviourLabeller
-from safetymix.label.rules import RULE_FEATURES, refusal_rule_features, response_head
+from safetymix.label.rules import RULE_FEATURES
 from safetymix.schema import Example
 
-# --------------------------------------------------------------------------------------
-# Embedding heads
-# --------------------------------------------------------------------------------------
-
-#: Which text each head reads and whether the rule cues join the embedding.
-#: "prompt": the request; "response_head": :func:`response_head` of the response.
+#: Default views of each head (a head file records its own).
 HEAD_VIEWS: dict[str, tuple[str, ...]] = {
-    "refusal": ("response_head", "rules"),
+    "refusal": ("response_head", "response_mean", "rules", "rules_any"),
     "harmful_request": ("prompt",),
-    "harmful_response": ("prompt", "response_head", "rules"),
+    "harmful_response": ("prompt", "response_head", "response_mean", "response_max", "rules", "rules_any"),
 }
 HEADS_DIR = Path(__file__).resolve().parent.parent / "data" / "heads"
 
 
 @dataclass(frozen=True)
 class Head:
-    """One logistic-regression head: ``sigmoid(features @ coef + intercept) >= threshold``."""
+    """One head: standardised features through ``layers`` (ReLU between), then a sigmoid.
+
+    A logistic regression is one layer. ``proba >= threshold`` is the flag; a probability
+    inside ``unsure`` (``(low, high)``, optional) is reported as "could not tell" (``None``).
+    """
 
     flag: str
-    coef: np.ndarray
-    intercept: float
+    layers: tuple[tuple[np.ndarray, np.ndarray], ...]
     threshold: float
     model: str
     views: tuple[str, ...]
     metadata: dict[str, Any]
+    shift: np.ndarray | None = None
+    scale: np.ndarray | None = None
+    unsure: tuple[float, float] | None = None
+
+    @property
+    def coef(self) -> np.ndarray:
+        """Weights of a one-layer head (a logistic regression), shape ``(d,)``."""
+        if len(self.layers) != 1:
+            raise AttributeError(f"the {self.flag} head has {len(self.layers)} layers; use .layers")
+        return self.layers[0][0][:, 0]
+
+    @property
+    def n_features(self) -> int:
+        return int(self.layers[0][0].shape[0])
 
     def proba(self, features: np.ndarray) -> np.ndarray:
-        z = features.astype(np.float64) @ self.coef.astype(np.float64) + self.intercept
-        return 1.0 / (1.0 + np.exp(-z))
+        """Probability of the flag, ``(n,)``."""
+        return self.scores(features)[:, 0]
+
+    def scores(self, features: np.ndarray) -> np.ndarray:
+        """Sigmoid of every output, ``(n, n_outputs)`` (one per category for a category head)."""
+        x = features.astype(np.float64)
+        if self.shift is not None:
+            x = x - self.shift
+        if self.scale is not None:
+            x = x / self.scale
+        for i, (w, b) in enumerate(self.layers):
+            x = x @ w.astype(np.float64) + b.astype(np.float64)
+            if i < len(self.layers) - 1:
+                x = np.maximum(x, 0.0)
+        return 1.0 / (1.0 + np.exp(-x))
+
+    def decide(self, p: float) -> bool | None:
+        """The flag for probability ``p``: True, False, or None inside the unsure band."""
+        if self.unsure is not None and self.unsure[0] < p < self.unsure[1]:
+            return None
+        return bool(p >= self.threshold)
 
 
 def save_head(path: Path, head: Head) -> None:
     """Write a head as a compressed ``.npz`` of plain arrays (no pickle)."""
+    arrays: dict[str, np.ndarray] = {}
+    for i, (w, b) in enumerate(head.layers):
+        arrays[f"w{i}"] = w.astype(np.float32)
+        arrays[f"b{i}"] = b.astype(np.float32)
+    if head.shift is not None:
+        arrays["shift"] = head.shift.astype(np.float32)
+    if head.scale is not None:
+        arrays["scale"] = head.scale.astype(np.float32)
+    if head.unsure is not None:
+        arrays["unsure"] = np.array(head.unsure, dtype=np.float64)
     np.savez_compressed(  # the metadata JSON is stored as UTF-32, which compresses ~5x
         path,
-        coef=head.coef.astype(np.float32),
-        intercept=np.float64(head.intercept),
+        n_layers=np.int64(len(head.layers)),
         threshold=np.float64(head.threshold),
         model=np.array(head.model),
         flag=np.array(head.flag),
         views=np.array(list(head.views)),
         metadata=np.array(json.dumps(head.metadata, sort_keys=True, indent=1)),
+        **arrays,
     )
 
 
@@ -73,27 +115,37 @@ def load_head(path: str | Path) -> Head:
     Raises
     ------
     DataFormatError
-        When the file lacks a field or its coefficients do not fit its views.
+        When the file lacks a field or its weights do not fit its views.
     """
     path = Path(path)
     with np.load(path, allow_pickle=False) as z:
-        missing = {"coef", "intercept", "threshold", "model", "flag", "views", "metadata"} - set(z.files)
+        missing = {"n_layers", "threshold", "model", "flag", "views", "metadata"} - set(z.files)
         if missing:
-            raise DataFormatError(f"head file lacks {sorted(missing)}; has {sorted(z.files)}", path=path)
+            raise DataFormatError(
+                f"head file lacks {sorted(missing)}; has {sorted(z.files)} (an old head format: "
+                "retrain it with train_behaviour_heads)",
+                path=path,
+            )
+        n_layers = int(z["n_layers"])
+        layers = tuple(
+            (z[f"w{i}"].astype(np.float32), z[f"b{i}"].astype(np.float32)) for i in range(n_layers)
+        )
         head = Head(
             flag=str(z["flag"]),
-            coef=z["coef"].astype(np.float32),
-            intercept=float(z["intercept"]),
+            layers=layers,
             threshold=float(z["threshold"]),
             model=str(z["model"]),
             views=tuple(str(v) for v in z["views"]),
             metadata=json.loads(str(z["metadata"])),
+            shift=z["shift"].astype(np.float32) if "shift" in z.files else None,
+            scale=z["scale"].astype(np.float32) if "scale" in z.files else None,
+            unsure=tuple(float(v) for v in z["unsure"]) if "unsure" in z.files else None,  # type: ignore[arg-type]
         )
-    unknown = set(head.views) - {"prompt", "response_head", "rules"}
+    unknown = set(head.views) - set(VIEWS)
     if unknown:
         raise DataFormatError(f"unknown views {sorted(unknown)}", path=path, field="views")
     rules = head.metadata.get("rule_features", [])
-    if "rules" in head.views and list(rules) != list(RULE_FEATURES):
+    if {"rules", "rules_any"} & set(head.views) and list(rules) != list(RULE_FEATURES):
         raise DataFormatError(
             f"head was trained on rule features {rules}, this version computes {list(RULE_FEATURES)}; "
             "retrain it with train_behaviour_heads",
@@ -122,58 +174,6 @@ def load_heads(heads_dir: str | Path | None = None) -> dict[str, Head]:
     if len(models) != 1:
         raise ConfigError(f"heads in {folder} use different embedding models: {sorted(models)}")
     return heads
-
-
-def _head_texts(prompts: Sequence[str], responses: Sequence[str]) -> dict[str, list[str]]:
-    return {"prompt": list(prompts), "response_head": [response_head(r) for r in responses]}
-
-
-def _embed_unique(texts: Sequence[str], encoder: Encoder) -> np.ndarray:
-    """Embed each distinct text once (an empty text gets a zero vector)."""
-    uniq = sorted({t for t in texts if t})
-    if not uniq:
-        return np.zeros((len(texts), 0), dtype=np.float32)
-    vecs = encoder.encode(uniq)
-    pos = {t: i for i, t in enumerate(uniq)}
-    out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
-    for i, t in enumerate(texts):
-        if t:
-            out[i] = vecs[pos[t]]
-    return out
-
-
-def build_features(
-    prompts: Sequence[str],
-    responses: Sequence[str],
-    *,
-    model: str = DEFAULT_MODEL,
-    batch_size: int = 64,
-    show_progress: bool = False,
-    encoder: Encoder | None = None,
-) -> dict[str, np.ndarray]:
-    """Feature blocks of every view: ``{"prompt": (n, d), "response_head": (n, d), "rules": (n, r)}``.
-
-    ``encoder`` (optional) is reused instead of building one from ``model``, ``batch_size``
-    and ``show_progress``, so that a loaded embedding model serves several calls.
-    """
-    texts = _head_texts(prompts, responses)
-    needed = texts["prompt"] + texts["response_head"]
-    if encoder is None:
-        encoder = Encoder(model, batch_size=batch_size, show_progress=show_progress)
-    vecs = _embed_unique(needed, encoder)
-    n = len(prompts)
-    return {
-        "prompt": vecs[:n],
-        "response_head": vecs[n:],
-        "rules": np.stack([refusal_rule_features(r) for r in responses])
-        if n
-        else np.zeros((0, len(RULE_FEATURES)), np.float32),
-    }
-
-
-def stack_views(blocks: Mapping[str, np.ndarray], views: Sequence[str]) -> np.ndarray:
-    """Concatenate feature blocks in ``views`` order."""
-    return np.concatenate([blocks[v] for v in views], axis=1)
 
 
 class EmbeddingLabeller(BehaviourLabeller):
@@ -230,8 +230,12 @@ class EmbeddingLabeller(BehaviourLabeller):
         if self._encoder is None:
             self._encoder = Encoder(self.model, batch_size=self.batch_size)
         self._encoder.show_progress = show_progress
+        views = sorted({v for head in heads.values() for v in head.views})
         blocks = build_features(
-            [ex.prompt for ex in examples], [ex.response for ex in examples], encoder=self._encoder
+            [ex.prompt for ex in examples],
+            [ex.response for ex in examples],
+            views=views,
+            encoder=self._encoder,
         )
         return {flag: head.proba(stack_views(blocks, head.views)) for flag, head in heads.items()}
 
@@ -251,9 +255,14 @@ class EmbeddingLabeller(BehaviourLabeller):
         proba = self._proba(heads, examples, show_progress)
         out = []
         for i, ex in enumerate(examples):
-            hit = {flag: bool(proba[flag][i] >= heads[flag].threshold) for flag in FLAGS}
+            p = {flag: round(float(proba[flag][i]), 4) for flag in FLAGS}
+            hit = {flag: heads[flag].decide(p[flag]) for flag in FLAGS}
             if not ex.response.strip():  # nothing to judge: only the request flag stands
-                out.append(BehaviourFlags(hit["harmful_request"], None, None))
+                out.append(
+                    BehaviourFlags(
+                        hit["harmful_request"], None, None, {"harmful_request": p["harmful_request"]}
+                    )
+                )
             else:
-                out.append(BehaviourFlags(hit["harmful_request"], hit["refusal"], hit["harmful_response"]))
+                out.append(BehaviourFlags(hit["harmful_request"], hit["refusal"], hit["harmful_response"], p))
         return out

@@ -7,8 +7,9 @@ labeller. The behaviour type is kept when given, else derived from the flags. Ea
 gets ``extra["label_origin"]``, saying per label whether it was ``"given"`` (in the input),
 ``"predicted"`` (by a labeller) or ``"derived"`` (implied by other labels: the behaviour
 from its two flags, or the two flags from a given behaviour); ``None`` for a label still
-missing. The returned report says how many records were labelled and by
-which labeller, so the CLI can tell the user.
+missing. A labeller that gives probabilities (the ``embedding`` heads) also leaves
+``extra["label_proba"]``: ``{flag: p}`` for each flag it predicted. The returned report
+says how many records were labelled and by which labeller, so the CLI can tell the user.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ FLAG_FIELDS: tuple[str, ...] = ("harmful_request", "refusal", "harmful_response"
 LABEL_FIELDS: tuple[str, ...] = ("behaviour", *FLAG_FIELDS, "categories")
 #: ``Example.extra`` key recording where each label came from.
 ORIGIN_KEY = "label_origin"
+#: ``Example.extra`` key with the labeller's probability of each flag it predicted.
+PROBA_KEY = "label_proba"
 
 
 def label_pool(
@@ -161,10 +164,13 @@ def fill_flags(
 ) -> None:
     """Write a labeller's flags into ``example`` where it has none (every flag with
     ``overwrite``), derive a missing behaviour from the flags, and note each origin."""
+    proba = getattr(flags, "proba", None) or {}
     for name in FLAG_FIELDS:
         if overwrite or getattr(example, name) is None:
             setattr(example, name, getattr(flags, name))
             origin[name] = "predicted"
+            if name in proba:
+                example.extra.setdefault(PROBA_KEY, {})[name] = proba[name]
     if overwrite or example.behaviour is None:
         example.behaviour = behaviour_from_flags(example.harmful_request, example.refusal)
         origin["behaviour"] = "derived"

@@ -110,6 +110,10 @@ class Pool:
     train_embeddings : ndarray (m, d), optional
         Embeddings of the user's benign set, for the data-conditioned strategies (same
         dtypes as ``embeddings``).
+    include_unsure : bool
+        Let strategies pick pairs whose response has an unsure harmful-response flag
+        (``harmful_response`` is None: the labeller could not tell). Default False: only a
+        response labelled not harmful is selectable; a harmful one never is.
     """
 
     def __init__(
@@ -121,8 +125,10 @@ class Pool:
         encode: Callable[[list[str]], np.ndarray] | None = None,
         reference: dict[str, np.ndarray] | None = None,
         train_embeddings: np.ndarray | None = None,
+        include_unsure: bool = False,
     ) -> None:
         self.examples = list(examples)
+        self.include_unsure = bool(include_unsure)
         self.categories = tuple(categories)
         if not self.categories:
             raise ConfigError("the taxonomy has no categories")
@@ -151,6 +157,7 @@ class Pool:
         self.ids = np.array([e.id for e in self.examples], dtype=object)
         self.behaviour = np.array([e.behaviour for e in self.examples], dtype=object)
         self.harmful_response = np.array([e.harmful_response is True for e in self.examples], dtype=bool)
+        self.unsure_response = np.array([e.harmful_response is None for e in self.examples], dtype=bool)
         cat_index = {c: i for i, c in enumerate(self.categories)}
         members: list[list[int]] = [[] for _ in self.categories]
         self.unknown_categories: Counter[str] = Counter()
@@ -179,8 +186,11 @@ class Pool:
         return np.asarray(encode(texts), dtype=np.float32)
 
     def candidates(self, behaviours: Sequence[str] | None) -> np.ndarray:
-        """Row indices a strategy may pick: never a harmful response; only ``behaviours`` if given."""
+        """Row indices a strategy may pick: never a harmful response, nor an unsure one unless
+        ``include_unsure``; only ``behaviours`` if given."""
         ok = ~self.harmful_response
+        if not self.include_unsure:
+            ok &= ~self.unsure_response
         if behaviours is not None:
             ok &= np.isin(self.behaviour, list(behaviours))
         return np.flatnonzero(ok)
@@ -256,6 +266,10 @@ class Strategy:
         n_harmful = int(pool.harmful_response.sum())
         if n_harmful:
             selection.notes.append(f"{n_harmful} example(s) with a harmful response excluded")
+        n_unsure = int(pool.unsure_response.sum())
+        if n_unsure:
+            what = "included" if pool.include_unsure else "excluded (include_unsure keeps them)"
+            selection.notes.append(f"{n_unsure} example(s) with an unsure harmful-response flag {what}")
         n_unknown = int((pool.behaviour == Behaviour.UNKNOWN.value).sum())
         if n_unknown:
             kept = "kept" if behaviours is None or Behaviour.UNKNOWN.value in behaviours else "excluded"

@@ -1,0 +1,323 @@
+"""Every behaviour flag and the categories, measured on data the measured head never saw.
+
+Each number retrains the shipped recipe (``scripts/train_label_heads.py``: same rows, views,
+``C`` grid, threshold and unsure-band rules, through :func:`~safetymix.label.head_training.fit_head`)
+without the evaluated source, then labels that source:
+
+- ``harmful_response`` held out by source: GPTFuzz (both files), PKU-SafeRLHF, XSTest
+  completions, refusal_direction jailbreakbench completions; GPTFuzz also held out by
+  question (train on gptfuzz_train's 80 questions, test on gptfuzz_evaluate's other 20).
+  "flagged" = probability >= threshold; "not selectable" = flagged or inside the unsure
+  band (what the -B strategies exclude). Baseline: XSTest's string match (a response that
+  does not start with one of its refusal prefixes is called harmful).
+- ``harmful_request`` held out by source (AdvBench, HarmBench standard, MaliciousInstruct,
+  refusal_direction harmful_train, Do-Not-Answer, CoCoNot, CoCoNot contrast); XSTest's 450
+  prompts and BeaverTails-Evaluation are never in training.
+- ``refusal`` on XSTest's 2,250 completions held out by model.
+- categories: 5-fold cross-validation of the category head on the paper's labels.
+- the promise: a pool of the PKU-SafeRLHF pairs labelled with heads trained without PKU;
+  how many human-labelled unsafe answers sss-b and random-b pick at k = 100.
+
+Usage::
+
+    python benchmarks/labelling/flags_accuracy.py [--datasets ../shared/datasets] [--quick]
+
+Writes ``benchmarks/labelling/flags_accuracy.json`` and prints Markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "scripts"))
+from label_data import (  # noqa: E402
+    DEFAULT_DATASETS,
+    XSTEST_MODELS,
+    build_training_rows,
+    paper_category_rows,
+    response_harm_rows,
+    xstest_rows,
+)
+from train_label_heads import CATEGORY_C, CATEGORY_THRESHOLD, CATEGORY_VIEWS  # noqa: E402
+
+from safetymix.embed.encoder import DEFAULT_MODEL, Encoder  # noqa: E402
+from safetymix.label.features import build_features, stack_views  # noqa: E402
+from safetymix.label.head_training import HEAD_SETTINGS, fit_head  # noqa: E402
+from safetymix.label.heads import HEAD_VIEWS  # noqa: E402
+from safetymix.label.rules import refusal_rule_features  # noqa: E402
+
+OUT = Path(__file__).with_suffix(".json")
+
+
+def prf(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    tp = int(np.sum((pred == 1) & (y == 1)))
+    fp = int(np.sum((pred == 1) & (y == 0)))
+    fn = int(np.sum((pred == 0) & (y == 1)))
+    r = tp / max(tp + fn, 1)
+    p = tp / max(tp + fp, 1)
+    return {
+        "n": len(y),
+        "positives": int(y.sum()),
+        "recall": round(r, 3),
+        "precision": round(p, 3),
+        "f1": round(2 * p * r / max(p + r, 1e-12), 3),
+        "accuracy": round(float(np.mean(pred == y)), 3),
+    }
+
+
+class Flag:
+    """Rows and features of one flag; :meth:`held_out` fits without a mask and scores it."""
+
+    def __init__(self, flag: str, rows: list[dict[str, Any]], encoder: Encoder):
+        self.flag = flag
+        self.rows = [r for r in rows if r[flag] is not None]
+        self.y = np.array([int(r[flag]) for r in self.rows])
+        self.source = np.array([r["source"] for r in self.rows])
+        self.group = np.array([r.get("group") or "" for r in self.rows])
+        self.views = HEAD_VIEWS[flag]
+        blocks = build_features(
+            [r["prompt"] for r in self.rows],
+            [r["response"] for r in self.rows],
+            views=self.views,
+            encoder=encoder,
+        )
+        self.x = stack_views(blocks, self.views)
+
+    def held_out(self, test: np.ndarray, train: np.ndarray | None = None) -> tuple[np.ndarray, Any]:
+        train = ~test if train is None else train
+        cfg = HEAD_SETTINGS[self.flag]
+        head, _ = fit_head(
+            self.x[train],
+            self.y[train],
+            list(self.source[train]),
+            flag=self.flag,
+            views=self.views,
+            model=DEFAULT_MODEL,
+            kind=cfg["kind"],
+            objective=cfg["objective"],
+            unsure_max_miss=cfg.get("unsure_max_miss"),
+        )
+        return head.proba(self.x[test]), head
+
+
+def harmful_response(rows: list[dict[str, Any]], enc: Encoder) -> dict[str, Any]:
+    f = Flag("harmful_response", rows, enc)
+    family = np.array([s.split("/")[0] for s in f.source])
+    family[np.char.startswith(f.source.astype(str), "rdc/jailbreakbench")] = "rdc_jailbreakbench"
+    tests = {
+        "gptfuzz": family == "gptfuzz",
+        "pku_saferlhf": family == "pku_saferlhf",
+        "xstest": family == "xstest",
+        "rdc_jailbreakbench": family == "rdc_jailbreakbench",
+    }
+    out: dict[str, Any] = {}
+    for name, mask in tests.items():
+        out[name] = _score_response(f, mask, None)
+        print(f"harmful_response {name}: {out[name]['head']}", flush=True)
+    by_q = f.source == "gptfuzz/evaluate"
+    out["gptfuzz_by_question"] = _score_response(f, by_q, f.source != "gptfuzz/evaluate")
+    return out
+
+
+def _score_response(f: Flag, test: np.ndarray, train: np.ndarray | None) -> dict[str, Any]:
+    p, head = f.held_out(test, train)
+    y = f.y[test]
+    low = head.unsure[0] if head.unsure else head.threshold
+    flagged = (p >= head.threshold).astype(int)
+    blocked = (p > low).astype(int)
+    base = np.array([0 if refusal_rule_features(r["response"])[0] else 1 for r in np.array(f.rows)[test]])
+    return {
+        "head": prf(y, flagged),
+        "not_selectable": prf(y, blocked),
+        "unsure_share": round(float(np.mean(blocked != flagged)), 3),
+        "threshold": head.threshold,
+        "unsure": list(head.unsure) if head.unsure else None,
+        "baseline_strmatch": prf(y, base),
+    }
+
+
+def harmful_request(rows: list[dict[str, Any]], datasets: Path, enc: Encoder) -> dict[str, Any]:
+    extra = []
+    with open(datasets / "xstest/xstest_prompts.csv", encoding="utf-8", newline="") as fh:
+        for r in csv.DictReader(fh):
+            extra.append(
+                {
+                    "source": "xstest_prompts",
+                    "prompt": r["prompt"],
+                    "response": "",
+                    "harmful_request": r["label"] == "unsafe",
+                    "group": r["type"],
+                }
+            )
+    for r in json.loads((datasets / "beavertails_evaluation/beavertails_evaluation.json").read_text("utf-8")):
+        extra.append(
+            {"source": "beavertails_eval", "prompt": r["prompt"], "response": "", "harmful_request": True}
+        )
+    for r in json.loads((datasets / "refusal_direction_splits/harmful_train.json").read_text("utf-8")):
+        extra.append(
+            {
+                "source": "harmful_train_full",
+                "prompt": r["instruction"],
+                "response": "",
+                "harmful_request": True,
+            }
+        )
+    req_rows = [r for r in rows if not r["response"]]
+    f = Flag("harmful_request", req_rows + extra, enc)
+    never = np.isin(f.source, ["xstest_prompts", "beavertails_eval", "harmful_train_full"])
+    out: dict[str, Any] = {}
+    p, head = f.held_out(never, ~never)
+    for name in ("xstest_prompts", "beavertails_eval"):
+        m = f.source[never] == name
+        out[name] = prf(f.y[never][m], (p[m] >= head.threshold).astype(int))
+    safe = (f.source[never] == "xstest_prompts") & (f.y[never] == 0)
+    out["xstest_prompts"]["safe_prompts_flagged"] = int(np.sum(p[safe] >= head.threshold))
+    for name in (
+        "advbench",
+        "harmbench/standard",
+        "malicious_instruct",
+        "harmful_train_full",
+        "do_not_answer",
+        "coconot_eval/safety",
+        "coconot_contrast_eval",
+    ):
+        test = f.source == name
+        train = ~never & (f.source != name)
+        if name == "harmful_train_full":
+            train &= f.source != "harmful_train"
+        p2, head2 = f.held_out(test, train)
+        out[name] = prf(f.y[test], (p2 >= head2.threshold).astype(int))
+    for k, v in out.items():
+        print(f"harmful_request {k}: {v}", flush=True)
+    return out
+
+
+def refusal(rows: list[dict[str, Any]], datasets: Path, enc: Encoder) -> dict[str, Any]:
+    f = Flag("refusal", rows + xstest_rows(datasets), enc)
+    out: dict[str, Any] = {}
+    correct = 0
+    for m in XSTEST_MODELS:
+        test = f.source == f"xstest/{m}"
+        p, head = f.held_out(test)
+        pred = (p >= head.threshold).astype(int)
+        out[m] = prf(f.y[test], pred)
+        correct += int(np.sum(pred == f.y[test]))
+    n = int(np.sum(np.char.startswith(f.source.astype(str), "xstest/")))
+    out["all"] = {"n": n, "accuracy": round(correct / n, 3)}
+    print(f"refusal xstest held out by model: {out['all']}", flush=True)
+    return out
+
+
+def categories(datasets: Path, enc: Encoder, folds: int = 5) -> dict[str, Any]:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import KFold
+
+    rows, y = paper_category_rows(datasets)
+    blocks = build_features(
+        [r["prompt"] for r in rows], [r["response"] for r in rows], views=CATEGORY_VIEWS, encoder=enc
+    )
+    x = stack_views(blocks, CATEGORY_VIEWS).astype(np.float64)
+    s = np.zeros(y.shape)
+    for tr, te in KFold(folds, shuffle=True, random_state=0).split(x):
+        for j in range(y.shape[1]):
+            s[te, j] = (
+                LogisticRegression(C=CATEGORY_C, max_iter=5000)
+                .fit(x[tr], y[tr, j])
+                .predict_proba(x[te])[:, 1]
+            )
+    pred = (s >= CATEGORY_THRESHOLD).astype(int)
+    pred[np.arange(len(s)), s.argmax(axis=1)] = 1  # the top category always (the labeller's rule)
+    tp, fp, fn = int((pred & y).sum()), int((pred & (1 - y)).sum()), int(((1 - pred) & y).sum())
+    has = y.sum(axis=1) > 0
+    out = {
+        "rows": len(rows),
+        "folds": folds,
+        "threshold": CATEGORY_THRESHOLD,
+        "micro_f1": round(2 * tp / (2 * tp + fp + fn), 3),
+        "top1_in_paper_set": round(float(y[np.arange(len(y)), s.argmax(axis=1)][has].mean()), 3),
+        "exact_set_match": round(float((pred == y).all(axis=1).mean()), 3),
+        "thresholds_tried_in_development": [0.3, 0.4, 0.5],
+    }
+    print(f"categories: {out}", flush=True)
+    return out
+
+
+def promise(rows: list[dict[str, Any]], datasets: Path, enc: Encoder) -> dict[str, Any]:
+    """The PKU-SafeRLHF pairs as a pool, harmful_response from a head trained without PKU (the
+    other flags and categories from the shipped labellers, which never saw PKU): unsafe
+    answers (human labels) among k = 100 picks of sss-b and random-b, 5 seeds."""
+    from safetymix.label import label_pool
+    from safetymix.schema import make_example
+    from safetymix.select import Pool, get_strategy
+
+    f = Flag("harmful_response", rows, enc)
+    test = f.source == "pku_saferlhf"
+    p, head = f.held_out(test)
+    pku = [r for r in np.array(f.rows)[test]]
+    examples = [
+        make_example(r["prompt"], r["response"], harmful_response=head.decide(float(q)))
+        for r, q in zip(pku, p, strict=True)
+    ]
+    unsafe = {e.id for e, r in zip(examples, pku, strict=True) if r["harmful_response"]}
+    labelled, _ = label_pool(examples)
+    out: dict[str, Any] = {
+        "pool": len(labelled),
+        "unsafe_in_pool": len(unsafe),
+        "t1": sum(e.behaviour == "T1" for e in labelled),
+    }
+    for name in ("sss-b", "random-b"):
+        counts = []
+        for seed in range(5):
+            sel = get_strategy(name, seed=seed).select(Pool(labelled), 100)
+            counts.append(len(set(sel.ids) & unsafe))
+        out[name] = {"unsafe_picked_per_seed": counts, "picked": len(sel.picks)}
+    print(f"promise on PKU-SafeRLHF (head without PKU): {out}", flush=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        default=["harmful_response", "harmful_request", "refusal", "categories", "promise"],
+    )
+    args = parser.parse_args(argv)
+    start = time.time()
+    enc = Encoder(DEFAULT_MODEL)
+    rows = build_training_rows(args.datasets)
+    result: dict[str, Any] = {"protocol": __doc__}
+    if OUT.exists():
+        result = json.loads(OUT.read_text()) | {"protocol": __doc__}
+    if "harmful_response" in args.only:
+        harm = rows + response_harm_rows(args.datasets) + xstest_rows(args.datasets, with_harm=True)
+        result["harmful_response"] = harmful_response(harm, enc)
+    if "harmful_request" in args.only:
+        result["harmful_request"] = harmful_request(rows, args.datasets, enc)
+    if "refusal" in args.only:
+        result["refusal"] = refusal(rows, args.datasets, enc)
+    if "categories" in args.only:
+        result["categories"] = categories(args.datasets, enc)
+    if "promise" in args.only:
+        harm = rows + response_harm_rows(args.datasets) + xstest_rows(args.datasets, with_harm=True)
+        result["promise"] = promise(harm, args.datasets, enc)
+    result["seconds"] = round(time.time() - start, 1)
+    tmp = OUT.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
+    tmp.replace(OUT)
+    print(f"wrote {OUT} in {result['seconds']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
