@@ -75,7 +75,13 @@ class StageConfig(BaseModel):
         for name, info in cls.model_fields.items():
             if not info.description:
                 continue
-            default = "required" if info.is_required() else f"default {info.get_default(call_default_factory=True)!r}"
+            default = (
+                "required"
+                if info.is_required()
+                else f"default {info.get_default(call_default_factory=True)!r}"
+            )
             lines.append(f"    {name} ({default}): {info.description}")
         if lines and "\n    Options\n" not in (cls.__doc__ or ""):
-            cls.__doc__ = (cls.__doc__ or "").rstrip() + "\n\n    Options\n    -------\n" + "\n".join(lines) + "\n"
+            cls.__doc__ = (
+                (cls.__doc__ or "").rstrip() + "\n\n    Options\n    -------\n" + "\n".join(lines) + "\n"
+            )

@@ -113,7 +113,9 @@ def _field_parameter(name: str, info: Any, *, argument: bool) -> inspect.Paramet
         default = typer.Option(None, f"{flag}/--no-{flag[2:]}", help=help_text, show_default=False)
     else:
         default = typer.Option(None, *field_flags(name, info), help=help_text, show_default=False)
-    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=cli_type | None)
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=cli_type | None
+    )
 
 
 def config_command(
