@@ -41,6 +41,10 @@ def test_defaults_and_strategy_labels():
         ({"strategies": ["none"]}, "'none' is the baseline cell"),
         ({"strategies": [{"name": "sss-b", "params": {"seed": 1}}]}, "params.seed: the seed of each cell"),
         ({"strategies": [{"name": "sss-b", "params": {"k": 1}}]}, "strategy 'sss-b' does not take ['k']"),
+        (
+            {"strategies": [{"name": "sss-b", "params": {"behaviours": ["T9"]}}]},
+            "the 'behaviours' parameter of strategy 'sss-b' must be a non-empty list",
+        ),
         ({"strategies": ["sss-b", {"name": "random", "label": "sss-b"}]}, "repeated: ['sss-b']"),
         (
             {"strategies": ["sss-b", {"name": "sss-b", "label": "again"}]},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -48,21 +47,15 @@ def judge_command(
     config: Path = typer.Option(None, help="YAML file of these options (flags override it)"),
 ) -> None:
     """Judge every response in RESPONSES; print the refusal / harmful rates with 95% intervals."""
-    from safetymix.io import atomic_write
+    from safetymix.io import write_json
     from safetymix.judge.runner import JudgeConfig, judge_file
 
     cfg = build_config(JudgeConfig, config, judge=judge, params=parse_params(param), by=by, seed=seed)
     records = judge_file(responses, out, cfg, show_progress=True)
     summary = _summary(records, cfg.by, cfg.seed, cfg.confidence)
     side = out.with_name(out.name + ".summary.json")
-    with atomic_write(side) as fh:
-        body = {
-            "command": "judge",
-            "responses": str(responses),
-            "config": cfg.model_dump(mode="json"),
-            **summary,
-        }
-        fh.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
+    body = {"command": "judge", "responses": str(responses), "config": cfg.model_dump(mode="json"), **summary}
+    write_json(side, body)
     typer.echo(f"{cfg.judge}: {len(records)} responses -> {out}")
     for name, s in summary["overall"].items():
         typer.echo(_line(name, s, cfg.confidence))

@@ -64,13 +64,13 @@ def build_config(model: type[M], config_file: Path | None, /, **flags: Any) -> M
 def _problems(exc: ValidationError) -> str:
     parts = []
     for e in exc.errors():
-        where = ".".join(map(str, e["loc"])) or "options"
+        where = ".".join(map(str, e["loc"]))
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "missing":
             msg = f"required (a flag --{where.replace('_', '-')} or a {where}: line in --config)"
         elif e["type"] != "extra_forbidden" and not isinstance(e.get("input"), (dict, BaseModel)):
             msg += f" (got {e.get('input')!r})"
-        parts.append(f"{where}: {msg}")
+        parts.append(f"{where}: {msg}" if where else msg)
     return "; ".join(parts)
 
 
@@ -164,7 +164,7 @@ def config_command(
                 for k, v in kwargs.items()
                 if v not in (None, (), [])
             }
-            return fn(build_config(model, config_file, **flags), **mine)
+            return fn(cfg=build_config(model, config_file, **flags), **mine)
 
         command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
         command.__annotations__ = {p.name: p.annotation for p in params}

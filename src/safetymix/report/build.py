@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -159,7 +158,7 @@ def build_report(
     from rich.progress import track
 
     from safetymix import __version__
-    from safetymix.io import atomic_write
+    from safetymix.io import atomic_write, write_json
     from safetymix.report import figures as F
     from safetymix.report.picks import choose_cell, pick_rows, pool_map
     from safetymix.report.tables import results_markdown
@@ -239,8 +238,7 @@ def build_report(
         "figures": {k: p.name for k, p in written.items()},
         **agg.as_dict(),
     }
-    with atomic_write(summary_path) as fh:
-        fh.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    write_json(summary_path, summary)
     return ReportResult(
         out_dir=out,
         html=html_path,
