@@ -13,6 +13,7 @@ from typing import Any
 from safetymix.errors import ConfigError
 from safetymix.label.behaviour import EmbeddingLabeller, RulesLabeller
 from safetymix.label.category import EmbeddingCategoryLabeller
+from safetymix.label.chat_http import redact
 from safetymix.label.guard import GuardLabeller, OpenAIGuardLabeller
 from safetymix.label.judge_category import JudgeCategoryLabeller
 
@@ -147,5 +148,8 @@ class LabellerSpec:
         return {
             "kind": self.kind,
             "name": self.name,
-            "params": {k: str(v) for k, v in sorted(self.params.items())},
+            # no credential in a base_url's userinfo ever reaches a record or a message
+            "params": {
+                k: redact(str(v)) if k == "base_url" else str(v) for k, v in sorted(self.params.items())
+            },
         }
