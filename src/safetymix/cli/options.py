@@ -16,6 +16,7 @@ Adding a field to the config model is all it takes to add a flag and a YAML key.
 
 from __future__ import annotations
 
+import errno
 import inspect
 import types
 import typing
@@ -34,6 +35,18 @@ from safetymix.stage_config import field_flags
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 M = TypeVar("M", bound=BaseModel)
 
+#: File-system errors reported in one line rather than a traceback.
+_FS_ERRORS = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EISDIR,
+    errno.ENOTDIR,
+    errno.ENAMETOOLONG,
+    errno.EFBIG,
+}
 #: Exit codes: 1 bad input or option, 2 contamination found.
 EXIT_ERROR, EXIT_CONTAMINATED = 1, 2
 
@@ -203,6 +216,13 @@ def handle_errors(fn: Callable) -> Callable:
             raise typer.Exit(EXIT_CONTAMINATED) from exc
         except SafetymixError as exc:
             console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(EXIT_ERROR) from exc
+        except OSError as exc:
+            # The file system refused (disk full, read-only, no permission): say so in one line.
+            if exc.errno not in _FS_ERRORS:
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            console.print(f"[red]error:[/red] {where}{exc.strerror or exc}; nothing was published")
             raise typer.Exit(EXIT_ERROR) from exc
 
     return wrapper

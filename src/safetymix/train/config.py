@@ -95,6 +95,14 @@ class TrainConfig(StageConfig):
             raise ValueError("must not be empty")
         return value
 
+    @field_validator("model")
+    @classmethod
+    def _local_model_exists(cls, value: str) -> str:
+        # "/x", "./x", "~/x" can only be a local folder (a Hub name is "owner/name")
+        if value.startswith(("/", ".", "~")) and not Path(value).expanduser().exists():
+            raise ValueError(f"no such model folder {value!r} (a local path; Hub names look like owner/name)")
+        return value
+
     @field_validator("lora_target_modules", mode="before")
     @classmethod
     def _split_modules(cls, value: Any) -> Any:
