@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 import typer
 from pydantic import Field, model_validator
 
 from safetymix.cli.options import config_command, console
+from safetymix.engine import EngineOptions
 from safetymix.errors import SafetymixError
 from safetymix.label.stream import gold_refusal
 from safetymix.select.prepare import PoolConfig
@@ -16,7 +16,7 @@ from safetymix.select.prepare import PoolConfig
 __all__ = ["LabelConfig", "gold_refusal", "label_command"]
 
 
-class LabelConfig(PoolConfig):
+class LabelConfig(PoolConfig, EngineOptions):
     """Options of ``safetymix label``: the pool's labellers plus chunking and the engine."""
 
     labeller_model: str | None = Field(
@@ -26,32 +26,16 @@ class LabelConfig(PoolConfig):
     )
     overwrite: bool = Field(False, description="relabel pairs that already carry labels")
     gold: str | None = Field(None, description="field with a human refusal label: print refusal accuracy")
-    chunk_size: int | None = Field(
-        None,
-        ge=1,
-        description="records per chunk, the unit of memory and resumption (default: 4096; ray: 32768)",
-    )
     resume: bool = Field(
         True, description="continue a killed run from OUT.partial when input and settings match"
-    )
-    engine: Literal["local", "ray"] = Field("local", description="where labelling runs")
-    ray_address: str | None = Field(
-        None,
-        description="Ray cluster for --engine ray, e.g. ray://head:10001 (default: $RAY_ADDRESS or local)",
-    )
-    ray_gpus: float | None = Field(None, ge=0, description="GPUs per Ray actor, e.g. 1 for a guard model")
-    max_line_bytes: int | None = Field(
-        None, ge=1, description="longest accepted input line (default: 64 MiB)"
     )
 
     @model_validator(mode="after")
     def _check(self) -> LabelConfig:
         if self.heads is not None and self.behaviour_labeller != "embedding":
             raise ValueError(
-                f"heads applies only to behaviour_labeller embedding, got {self.behaviour_labeller!r}"
+                f"--heads applies only to --behaviour-labeller embedding, got {self.behaviour_labeller!r}"
             )
-        if (self.ray_address is not None or self.ray_gpus is not None) and self.engine != "ray":
-            raise ValueError("ray_address and ray_gpus need engine ray")
         return self
 
 
@@ -63,7 +47,6 @@ def label_command(
     cfg: LabelConfig,
 ) -> None:
     """Label POOL and write OUT chunk by chunk; --gold also prints refusal accuracy against human labels."""
-    from safetymix.engine import get_engine
     from safetymix.io import RunRecord
     from safetymix.label import label_file
     from safetymix.label.stream import checkpoint_paths
@@ -72,8 +55,7 @@ def label_command(
     for spec in (beh, cat):
         if spec is not None:
             spec.build()  # fail on bad parameters now, not on a worker
-    ray_params = {"address": cfg.ray_address, "num_gpus_per_actor": cfg.ray_gpus}
-    runner = get_engine(cfg.engine, **{k: v for k, v in ray_params.items() if v is not None})
+    runner = cfg.build_engine()
     partial, _ = checkpoint_paths(out)
     with RunRecord("label", out, out.with_name(out.name + ".label.json"), {"pool": pool}) as run, runner:
         report = label_file(

@@ -45,18 +45,23 @@ def _root(
     """Pick the safety examples that keep a fine-tuned LLM safe (behaviour-aware sampling)."""
 
 
-app.command("label")(label_command)
-app.command("embed")(embed_command)
-app.command("select")(select_command)
-app.command("mix")(mix_command)
-app.command("train")(train_command)
-app.command("generate")(generate_command)
-app.command("judge")(judge_command)
-app.command("eval")(eval_command)
-app.command("demo")(demo_command)
-app.command("sweep")(sweep_command)
-app.command("report")(report_command)
-app.command("advise")(advise_command)
+#: Every command, in the order ``--help`` lists them.
+COMMANDS = {
+    "label": label_command,
+    "embed": embed_command,
+    "select": select_command,
+    "mix": mix_command,
+    "train": train_command,
+    "generate": generate_command,
+    "judge": judge_command,
+    "eval": eval_command,
+    "demo": demo_command,
+    "sweep": sweep_command,
+    "report": report_command,
+    "advise": advise_command,
+}
+for _name, _command in COMMANDS.items():
+    app.command(_name)(_command)
 
 
 @app.command("version")
