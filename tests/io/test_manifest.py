@@ -159,3 +159,26 @@ def test_mix_without_eval_warns(files, tmp_path, capsys):
         main(["mix", str(benign), str(picks), "--out", str(tmp_path / "m.jsonl"), "--format", "jsonl"]) == 0
     )
     assert "contamination guard did not run" in capsys.readouterr().err
+
+
+def test_label_out_equal_to_its_input_is_refused(files, capsys):
+    benign, _ = files
+    before = benign.read_bytes()
+    assert main(["label", str(benign), "--out", str(benign)]) == 1
+    assert "is the pool input" in capsys.readouterr().err
+    assert benign.read_bytes() == before
+
+
+def test_a_save_to_disk_folder_is_hashed_and_recorded(files, tmp_path):
+    import datasets
+
+    benign, picks = files
+    folder = tmp_path / "benign_ds"
+    datasets.Dataset.from_list([json.loads(x) for x in benign.read_text().splitlines()]).save_to_disk(folder)
+    out = tmp_path / "mix.jsonl"
+    assert main(["mix", str(folder), str(picks), "--out", str(out), "--format", "jsonl"]) == 0
+    manifest = json.loads((tmp_path / "mix.jsonl.manifest.json").read_text())
+    from safetymix.io import sha256_file
+
+    assert manifest["inputs"]["benign"] == {"path": str(folder), "sha256": sha256_file(folder)}
+    assert manifest["counts"]["benign"] == 5

@@ -54,6 +54,8 @@ def test_defaults_and_strategy_labels():
         ({"budgets": [True]}, "budget must be a count or a share"),
         ({"budgets": ["ten"]}, "budget must be a count like '100' or a share like '0.5%'"),
         ({"seeds": [0, 0]}, "values repeat"),
+        ({"seeds": [True]}, "seeds.0\n  Input should be a valid integer"),
+        ({"seeds": [-1]}, "seeds.0\n  Input should be greater than or equal to 0"),
         ({"models": []}, "models\n  List should have at least 1 item"),
     ],
 )

@@ -10,7 +10,7 @@ model, the training data, the output folder, the seed). Unknown keys fail, namin
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -189,7 +189,7 @@ class SweepConfig(BaseModel):
     pool: PoolSection = Field(default_factory=PoolSection)
     strategies: list[StrategySpec] = Field(..., min_length=1)
     budgets: list[int | str] = Field(..., min_length=1)
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    seeds: list[Annotated[int, Field(strict=True, ge=0)]] = Field(default_factory=lambda: [0], min_length=1)
     models: list[str] = Field(..., min_length=1)
     baseline: bool = True
     upsample: int = Field(1, ge=1)
