@@ -82,7 +82,8 @@ def _problems(exc: ValidationError) -> str:
         if e["type"] == "missing":
             msg = f"required (a flag --{where.replace('_', '-')} or a {where}: line in --config)"
         elif e["type"] != "extra_forbidden" and not isinstance(e.get("input"), (dict, BaseModel)):
-            msg += f" (got {e.get('input')!r})"
+            got = repr(e.get("input"))
+            msg += "" if got in msg else f" (got {got})"
         parts.append(f"{where}: {msg}" if where else msg)
     return "; ".join(parts)
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from safetymix.io.formats import READ_FORMATS
 from safetymix.stage_config import StageConfig
 
 #: PEFT's shortcut for "every linear layer except the output head".
@@ -38,7 +39,9 @@ class TrainConfig(StageConfig):
         description="training file: the mix from safetymix mix, Alpaca JSON, ShareGPT, JSONL, ... "
         "(required unless train() is given examples)",
     )
-    data_format: str | None = Field(None, description="format of DATA (default: detected)")
+    data_format: Literal[tuple(READ_FORMATS)] | None = Field(  # type: ignore[valid-type]
+        None, description="format of DATA (default: detected)"
+    )
     output_dir: str = Field(
         description="output folder: adapter or model, tokenizer, train_config.json, training_log.json",
         json_schema_extra={"flags": ["--out", "-o"]},
