@@ -51,7 +51,7 @@ def test_flags_override_yaml_and_aliases_work(tmp_path, capsys):
 def test_missing_required_option_names_flag_and_yaml_key(capsys):
     assert main(["train", "d.json", "--out", "o"]) == 1
     err = capsys.readouterr().err
-    assert "model: required (a flag --model or a model: line in --config)" in err
+    assert "model: required (--model or model: in the YAML config)" in err
 
 
 def test_docstring_lists_the_fields():

@@ -80,7 +80,8 @@ def _problems(exc: ValidationError) -> str:
         where = ".".join(map(str, e["loc"]))
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "missing":
-            msg = f"required (a flag --{where.replace('_', '-')} or a {where}: line in --config)"
+            flag = f"--{where.replace('_', '-')} or " if len(e["loc"]) == 1 else ""
+            msg = f"required ({flag}{where}: in the YAML config)"
         elif e["type"] != "extra_forbidden" and not isinstance(e.get("input"), (dict, BaseModel)):
             got = repr(e.get("input"))
             msg += "" if got in msg else f" (got {got})"
