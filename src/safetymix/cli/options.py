@@ -4,14 +4,22 @@
 typer command: one ``--flag`` per field (help, default and choices from the field), the
 listed fields as positional arguments, and ``--config YAML`` (YAML keys are the field
 names; flags given on the command line override them). The decorated function receives the
-validated config as ``cfg``, plus any parameters of its own (command-only switches that are
-not part of the stage's options)::
+validated config as the keyword argument ``cfg``, plus any parameters of its own (typer
+arguments/options that are not part of the stage's options, e.g. an output path)::
 
     @config_command(TrainConfig, arguments=("data",))
-    def train_command(cfg: TrainConfig) -> None:
+    def train_command(*, cfg: TrainConfig) -> None:
         train(cfg)
 
-Adding a field to the config model is all it takes to add a flag and a YAML key.
+Adding a field to the config model is all it takes to add a flag and a YAML key::
+
+    my_option: int = Field(3, ge=1, description="what it does")   # -> --my-option, my_option:
+
+Per field: ``json_schema_extra={"flags": ["--short"]}`` adds CLI names, ``{"cli": False}``
+keeps it YAML-only; a ``bool`` becomes ``--x/--no-x``; a ``Literal`` lists its choices; a
+``list`` repeats; a ``dict`` takes repeatable ``key=value``. Flags left out do not override
+the YAML file. Usage errors (bad type, unknown choice) are click's, exit 2; values the model
+rejects are one ``error:`` line, exit 1.
 """
 
 from __future__ import annotations
