@@ -16,7 +16,8 @@ Adding a field to the config model is all it takes to add a flag and a YAML key:
     my_option: int = Field(3, ge=1, description="what it does")   # -> --my-option, my_option:
 
 Per field: ``json_schema_extra={"flags": ["--short"]}`` adds CLI names, ``{"cli": False}``
-keeps it YAML-only; a ``bool`` becomes ``--x/--no-x``; a ``Literal`` lists its choices; a
+keeps it YAML-only, ``{"cli_type": "str"}`` parses the flag as text for the model to read
+(``--max-harmfulness 20%``); a ``bool`` becomes ``--x/--no-x``; a ``Literal`` lists its choices; a
 ``list`` repeats; a ``dict`` takes repeatable ``key=value``. Flags left out do not override
 the YAML file. Usage errors (bad type, unknown choice) are click's, exit 2; values the model
 rejects are one ``error:`` line, exit 1.
@@ -127,7 +128,8 @@ def _show_default(info: Any) -> str:
 
 
 def _field_parameter(name: str, info: Any, *, argument: bool) -> inspect.Parameter:
-    cli_type = _cli_annotation(info.annotation)
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    cli_type = {"str": str}.get(extra.get("cli_type", ""), None) or _cli_annotation(info.annotation)
     help_text = (info.description or "") + _show_default(info)
     if argument:
         default: Any = typer.Argument(None, help=help_text, show_default=False)
