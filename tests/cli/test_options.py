@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import Field
 
@@ -63,3 +65,33 @@ def test_docstring_lists_the_fields():
     assert "k (default 3): how many" in DemoConfig.__doc__
     with pytest.raises(ValueError, match="boolean"):
         DemoConfig(k=True)
+
+
+POOL = str(Path(__file__).resolve().parents[2] / "src" / "safetymix" / "data" / "demo" / "pool.jsonl")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--param", "seed=5"], "['seed'] cannot be given as a strategy parameter"),
+        (["--param", "behaviours=[T2]"], "['behaviours'] cannot be given as a strategy parameter"),
+        (
+            ["--strategy", "facility-location", "--param", "n_ground=-5"],
+            "the 'n_ground' parameter of strategy 'facility-location' must be an int >= 1; got -5",
+        ),
+        (
+            ["--strategy", "kmeans-medoids", "--param", "n_fit=abc"],
+            "the 'n_fit' parameter of strategy 'kmeans-medoids' must be an int >= 1; got 'abc'",
+        ),
+        (["--param", "k=3"], "strategy 'sss-b' does not take ['k']; it takes: no parameters"),
+        (["--seed", "-1"], "seed: Input should be greater than or equal to 0 (got -1)"),
+        (["--budget", "0"], "budget '0' gives 0 picks; select at least 1"),
+        (["--behaviour-labeller", "guard"], "the behaviour labeller 'guard' needs --labeller-model"),
+    ],
+)
+def test_select_option_errors_are_one_line(tmp_path, capsys, args, message):
+    argv = ["select", POOL, "--out", str(tmp_path / "p.jsonl"), "--budget", "5", *args]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "p.jsonl").exists()
