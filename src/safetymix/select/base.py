@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from safetymix.errors import ConfigError
-from safetymix.schema import BEAVERTAILS_CATEGORIES, BEHAVIOURS, Behaviour, Example
+from safetymix.schema import BEAVERTAILS_CATEGORIES, Behaviour, Example
 from safetymix.select.params import BOOL, Behaviours, Interval, validate_params
 
 #: Behaviour types a "-B" strategy keeps unless told otherwise (the paper's choice).
@@ -175,16 +175,6 @@ class Pool:
         return np.flatnonzero(ok)
 
 
-def check_behaviours(behaviours: Sequence[str]) -> tuple[str, ...]:
-    """Validate behaviour names (T1..T4, unknown) and return them as a tuple."""
-    bad = [b for b in behaviours if b not in BEHAVIOURS]
-    if bad or not behaviours:
-        raise ConfigError(
-            f"behaviours must be a non-empty subset of {list(BEHAVIOURS)}; got {list(behaviours)}"
-        )
-    return tuple(dict.fromkeys(behaviours))
-
-
 class Strategy:
     """Base class. Subclasses set ``name`` and implement :meth:`_select`.
 
@@ -228,7 +218,8 @@ class Strategy:
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 0:
             raise ConfigError(f"k must be a non-negative int, got {k!r}")
         validate_params(self)
-        behaviours = check_behaviours(self.behaviours) if self.behaviour_aware else None
+        # validated by the constraint table above; repeats dropped
+        behaviours = tuple(dict.fromkeys(self.behaviours)) if self.behaviour_aware else None
         candidates = pool.candidates(behaviours)
         rng = np.random.default_rng(int(self.seed))
         selection = Selection(
