@@ -32,7 +32,15 @@ from typing import Any
 
 from safetymix.errors import ConfigError
 
-__all__ = ["RunRecord", "note_read", "recording_reads", "sha256_file", "temp_path", "write_json"]
+__all__ = [
+    "RunRecord",
+    "note_read",
+    "record_header",
+    "recording_reads",
+    "sha256_file",
+    "temp_path",
+    "write_json",
+]
 
 _ACTIVE: contextvars.ContextVar[RunRecord | None] = contextvars.ContextVar("safetymix_run", default=None)
 _TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]{12}\.(tmp|spill)$")
@@ -121,6 +129,13 @@ def remove_stale_temps(target: str | Path) -> list[Path]:
     return removed
 
 
+def record_header(command: str) -> dict[str, str]:
+    """The first keys of every run record: the safetymix version and the command."""
+    from safetymix import __version__
+
+    return {"safetymix_version": __version__, "command": command}
+
+
 def write_json(path: str | Path, data: Any) -> Path:
     """Write ``data`` as indented UTF-8 JSON through a temporary file and a rename."""
     from safetymix.io.writers import atomic_write
@@ -191,12 +206,9 @@ class RunRecord:
         ``record`` is completed with the version, the command, the inputs and the output's
         path and sha256 (``record["output"]`` may add fields such as the format).
         """
-        from safetymix import __version__
-
         staged = Path(staged) if staged is not None else self.staged
         full = {
-            "safetymix_version": __version__,
-            "command": self.command,
+            **record_header(self.command),
             **record,
             "inputs": {**self.input_records(), **record.get("inputs", {})},
             "output": {"path": str(self.out), **record.get("output", {}), "sha256": sha256_file(staged)},

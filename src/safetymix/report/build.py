@@ -146,6 +146,7 @@ def build_report(
 
     from safetymix import __version__
     from safetymix.io import atomic_write, write_json
+    from safetymix.io.manifest import record_header
     from safetymix.report import figures as F
     from safetymix.report.picks import choose_cell, pick_rows, pool_map
     from safetymix.report.tables import results_markdown
@@ -217,8 +218,7 @@ def build_report(
     with atomic_write(md_path) as fh:
         fh.write(results_markdown(agg, md_figures))
     summary = {
-        "safetymix_version": __version__,
-        "command": "report",
+        **record_header("report"),
         "run_dir": str(run.run_dir),
         "config": config.model_dump(mode="json"),
         "cell": cell.cell_id if cell is not None else None,

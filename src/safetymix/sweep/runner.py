@@ -23,9 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from safetymix import __version__
 from safetymix.errors import ConfigError
-from safetymix.io.manifest import write_json
+from safetymix.io.manifest import record_header, write_json
 from safetymix.schema import Example
 from safetymix.sweep.cells import Cell
 from safetymix.sweep.config import SweepConfig
@@ -174,8 +173,7 @@ def _execute_in_worker(task: dict[str, Any]) -> dict[str, Any]:
 def sweep_record(config: SweepConfig, inputs: SweepInputs, cells: Sequence[Cell]) -> dict[str, Any]:
     """What ``sweep.json`` holds: version, resolved config, inputs, every cell with its params."""
     return {
-        "safetymix_version": __version__,
-        "command": "sweep",
+        **record_header("sweep"),
         # train and eval without the fields each cell sets (they would read as settings)
         "config": {
             **config.model_dump(mode="json"),
