@@ -123,8 +123,9 @@ def test_cossim_paper_normalisation_keeps_the_picks() -> None:
 
 
 def test_unknown_rules_fail() -> None:
-    with pytest.raises(ConfigError, match="unknown rules 'theirs'; valid: ours, paper"):
-        get_strategy("sss", rules="theirs").select(pool_of([["a"]]), 1)
+    message = "the 'rules' parameter of strategy 'sss' must be one of 'ours', 'paper'; got 'theirs'"
+    with pytest.raises(ConfigError, match=message):
+        get_strategy("sss", rules="theirs")
 
 
 def test_reference_file_in_the_papers_form(tmp_path) -> None:
@@ -149,3 +150,20 @@ def test_reference_file_in_the_papers_form(tmp_path) -> None:
         alpaca_qa_text("q1", "r1"),
         alpaca_qa_text("q4", "r4"),
     ]
+
+
+def test_prepare_pool_builds_the_papers_reference_sets() -> None:
+    from safetymix.demo import demo_file
+    from safetymix.embed import DEFAULT_MODEL, Encoder
+    from safetymix.label.category import EmbeddingCategoryLabeller
+    from safetymix.select import prepare_pool
+
+    ours, _ = prepare_pool(demo_file("pool.jsonl"), strategies=["cossim"])
+    paper, _ = prepare_pool(demo_file("pool.jsonl"), strategies=["cossim"], rules="paper")
+    texts = EmbeddingCategoryLabeller(taxonomy="beavertails", model=DEFAULT_MODEL).reference_texts()
+    assert list(paper.reference) == list(texts) == list(ours.reference)
+    category = next(iter(texts))
+    # the bundled reference prompts in the Alpaca template with an empty response
+    want = Encoder(DEFAULT_MODEL).encode([alpaca_qa_text(t, "") for t in texts[category]])
+    np.testing.assert_allclose(paper.reference[category], want, atol=1e-5)
+    assert ours.reference[category].shape == want.shape and not np.allclose(ours.reference[category], want)

@@ -29,6 +29,14 @@ def test_defaults_and_strategy_labels():
     assert ev["suites"] == ["xstest-safe"] and ev["max_prompts"] == 5 and "model" not in ev
 
 
+def test_strategy_rules_and_the_pools_rules():
+    config = make(strategies=["sss-b", {"name": "cossim-b", "params": {"rules": "paper"}}])
+    assert [s.label for s in config.strategies] == ["sss-b", "cossim-b[rules=paper]"]
+    assert config.pool_rules() == "paper" and make().pool_rules() == "ours"
+    mixed = make(strategies=["sss-b", {"name": "sss-b", "params": {"rules": "paper"}}, "cossim"])
+    assert mixed.pool_rules() == "ours"  # only the cossim strategies decide the reference sets
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -41,6 +49,18 @@ def test_defaults_and_strategy_labels():
         ({"strategies": ["none"]}, "'none' is the baseline cell"),
         ({"strategies": [{"name": "sss-b", "params": {"seed": 1}}]}, "params.seed: the seed of each cell"),
         ({"strategies": [{"name": "sss-b", "params": {"k": 1}}]}, "strategy 'sss-b' does not take ['k']"),
+        (
+            {"strategies": [{"name": "sss-b", "params": {"behaviours": ["T9"]}}]},
+            "the 'behaviours' parameter of strategy 'sss-b' must be a non-empty list",
+        ),
+        (
+            {"strategies": [{"name": "sss-b", "params": {"rules": "theirs"}}]},
+            "the 'rules' parameter of strategy 'sss-b' must be one of 'ours', 'paper'",
+        ),
+        (
+            {"strategies": ["cossim-b", {"name": "cossim", "params": {"rules": "paper"}}]},
+            "the cossim strategies of one sweep must share params.rules",
+        ),
         ({"strategies": ["sss-b", {"name": "random", "label": "sss-b"}]}, "repeated: ['sss-b']"),
         (
             {"strategies": ["sss-b", {"name": "sss-b", "label": "again"}]},
@@ -50,6 +70,8 @@ def test_defaults_and_strategy_labels():
         ({"budgets": [True]}, "budget must be a count or a share"),
         ({"budgets": ["ten"]}, "budget must be a count like '100' or a share like '0.5%'"),
         ({"seeds": [0, 0]}, "values repeat"),
+        ({"seeds": [True]}, "seeds.0\n  Input should be a valid integer"),
+        ({"seeds": [-1]}, "seeds.0\n  Input should be greater than or equal to 0"),
         ({"models": []}, "models\n  List should have at least 1 item"),
     ],
 )

@@ -36,6 +36,7 @@ class PrototypeStrategy(QuotaStrategy):
     """
 
     name = "pss"
+    requires = frozenset({"embeddings"})
     paper_repeats = True
 
     def _prepare(self, pool: Pool, candidates: np.ndarray, rng: np.random.Generator, out: Selection) -> Any:
