@@ -30,7 +30,7 @@ import numpy as np
 from safetymix.embed.encoder import DEFAULT_MODEL, Encoder
 from safetymix.engine.base import Engine
 from safetymix.errors import ConfigError, MissingDependencyError
-from safetymix.label.pool import ORIGIN_KEY, count_origins, given_origins, needs_labels
+from safetymix.label.pool import ORIGIN_KEY, PROBA_KEY, count_origins, given_origins, needs_labels
 from safetymix.label.registry import LabellerSpec
 from safetymix.label.stream import ChunkLabeller
 from safetymix.schema import Example
@@ -110,7 +110,10 @@ class LabelActor:
             overwrite=self.overwrite,
         )
         labels = [
-            json.dumps({f: getattr(e, f) for f in _LABEL_FIELDS} | {ORIGIN_KEY: e.extra[ORIGIN_KEY]})
+            json.dumps(
+                {f: getattr(e, f) for f in _LABEL_FIELDS}
+                | {k: e.extra[k] for k in (PROBA_KEY, ORIGIN_KEY) if k in e.extra}
+            )
             for e in labelled
         ]
         return {"idx": batch["idx"], "labels": np.array(labels, dtype=object)}
@@ -291,8 +294,9 @@ class RayEngine(Engine):
             out = []
             for ex, lab in zip(examples, labels, strict=True):
                 assert lab is not None, "a row came back without labels"
-                origin = lab.pop(ORIGIN_KEY)
-                out.append(dataclasses.replace(ex, **lab, extra=ex.extra | {ORIGIN_KEY: origin}))
+                worker_extra = {k: lab.pop(k) for k in (PROBA_KEY, ORIGIN_KEY) if k in lab}
+                extra = {k: v for k, v in ex.extra.items() if k not in worker_extra} | worker_extra
+                out.append(dataclasses.replace(ex, **lab, extra=extra))
             report["label_origin"] = count_origins([ex.extra[ORIGIN_KEY] for ex in out])
             return out, report
 

@@ -26,7 +26,8 @@ class BehaviourFlags:
     refusal: bool | None
     harmful_response: bool | None
     #: Probability of each flag where the labeller gives one (``{flag: p}``); else None.
-    proba: Mapping[str, float] | None = None
+    #: Not part of equality: two labellings with the same flags are the same labels.
+    proba: Mapping[str, float] | None = dataclasses.field(default=None, compare=False)
 
     @property
     def behaviour(self) -> str:

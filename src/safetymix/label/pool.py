@@ -99,7 +99,11 @@ def label_pool(
         for i, c in zip(need_c, cats, strict=True):
             out[i].categories = list(c)
             origins[i]["categories"] = "predicted"
-    for e, origin in zip(out, origins, strict=True):
+    for e, origin in zip(out, origins, strict=True):  # always last, probabilities then origins
+        proba = e.extra.pop(PROBA_KEY, None)
+        e.extra.pop(ORIGIN_KEY, None)
+        if proba is not None:
+            e.extra[PROBA_KEY] = proba
         e.extra[ORIGIN_KEY] = origin
     report["label_origin"] = count_origins(origins)
     report["behaviour_counts"] = dict(sorted(Counter(e.behaviour for e in out).items(), key=_str_key))

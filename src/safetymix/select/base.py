@@ -112,9 +112,9 @@ class Pool:
         Embeddings of the user's benign set, for the data-conditioned strategies (same
         dtypes as ``embeddings``).
     include_unsure : bool
-        Let strategies pick pairs whose response has an unsure harmful-response flag
-        (``harmful_response`` is None: the labeller could not tell). Default False: only a
-        response labelled not harmful is selectable; a harmful one never is.
+        Let strategies pick pairs whose response has an unsure harmful-response flag (a
+        labeller ran and could not tell: ``harmful_response`` is None with ``label_origin``
+        "predicted"). Default False. A harmful response is never selectable.
     """
 
     def __init__(
@@ -158,7 +158,7 @@ class Pool:
         self.ids = np.array([e.id for e in self.examples], dtype=object)
         self.behaviour = np.array([e.behaviour for e in self.examples], dtype=object)
         self.harmful_response = np.array([e.harmful_response is True for e in self.examples], dtype=bool)
-        self.unsure_response = np.array([e.harmful_response is None for e in self.examples], dtype=bool)
+        self.unsure_response = np.array([_unsure_response(e) for e in self.examples], dtype=bool)
         cat_index = {c: i for i, c in enumerate(self.categories)}
         members: list[list[int]] = [[] for _ in self.categories]
         self.unknown_categories: Counter[str] = Counter()

@@ -37,6 +37,10 @@ class SelectConfig(PoolConfig):
     rules: Literal["ours", "paper"] = Field(
         "ours", description="quota rules: ours, or those of the paper's sampling/ scripts (README)"
     )
+    include_unsure: bool = Field(
+        False,
+        description="also pick pairs whose harmful-response flag is unsure (null); reported in the notes",
+    )
 
     @field_validator("strategy")
     @classmethod
@@ -99,6 +103,7 @@ def run_select(
         config,
         strategies=[config.strategy],
         train=train,
+        include_unsure=config.include_unsure,
         rules=config.rules,
         show_progress=show_progress,
     )

@@ -65,6 +65,7 @@ def prepare_pool(
     strategies: Iterable[str] = (),
     train: Sequence[Example] | None = None,
     rules: str = "ours",
+    include_unsure: bool = False,
     show_progress: bool = False,
 ) -> tuple[Any, dict[str, Any]]:
     """The labelled, embedded :class:`~safetymix.select.Pool` and the labelling report.
@@ -80,6 +81,8 @@ def prepare_pool(
         computed (Cossim reference sets, embeddings of ``train``).
     train : sequence of Example, optional
         The user's benign set, embedded when a strategy requires ``train_embeddings``.
+    include_unsure : bool
+        Let strategies pick pairs whose harmful-response flag is unsure (see :class:`Pool`).
     rules : {"ours", "paper"}
         The rules the strategies run under. ``"paper"`` builds the Cossim reference sets as
         the paper's cossim.py does: each text in the Alpaca template (a reference file's
@@ -151,6 +154,7 @@ def prepare_pool(
         encode=encoder.encode,
         reference=reference,
         train_embeddings=train_embeddings,
+        include_unsure=include_unsure,
     )
     return out, report
 
