@@ -197,6 +197,16 @@ class Pool:
         return np.flatnonzero(ok)
 
 
+def _unsure_response(example: Example) -> bool:
+    """A labeller looked at the response and could not tell whether it is harmful."""
+    origin = example.extra.get("label_origin")
+    return (
+        example.harmful_response is None
+        and isinstance(origin, dict)
+        and origin.get("harmful_response") == "predicted"
+    )
+
+
 class Strategy:
     """Base class. Subclasses set ``name`` and implement :meth:`_select`.
 
