@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from safetymix import __version__
 from safetymix.contamination import DEFAULT_THRESHOLD, EvalPrompt, find_overlaps
 from safetymix.embed import DEFAULT_MODEL, Encoder
-from safetymix.errors import ConfigError, ContaminationError
+from safetymix.errors import ConfigError, ContaminationError, DataFormatError
 from safetymix.io import (
     DEFAULT_MAX_LINE_BYTES,
     FileSnapshot,
@@ -35,7 +35,8 @@ from safetymix.io import (
     write_dataset_info,
 )
 from safetymix.io.progress import progress_bar
-from safetymix.io.writers import encode_example, write_encoded
+from safetymix.io.readers import DEFAULT_DUPLICATES
+from safetymix.io.writers import RecordEncoder, write_encoded
 from safetymix.schema import Example
 
 
@@ -44,8 +45,19 @@ class MixConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    format: Literal["alpaca", "alpaca-jsonl", "sharegpt", "messages", "jsonl"] = Field(
+    format: Literal["alpaca", "alpaca-jsonl", "sharegpt", "messages", "prompt-completion", "jsonl"] = Field(
         "alpaca", description="output format of the training file"
+    )
+    sharegpt_roles: Literal["human/gpt", "user/assistant"] = Field(
+        "human/gpt", description="speaker names of sharegpt turns (user/assistant for TRL and Axolotl)"
+    )
+    lossy: Literal["error", "warn"] = Field(
+        "error",
+        description="an example the format cannot hold (non-alternating turns in alpaca): "
+        "refuse the mix, or write its first exchange and warn with the count",
+    )
+    duplicates: Literal["error", "drop", "keep"] = Field(
+        DEFAULT_DUPLICATES, description="repeated identical benign records: fail, drop or keep"
     )
     seed: int = Field(0, description="seed of the shuffle")
     upsample: int = Field(1, ge=1, description="times each safety pick appears")
@@ -132,9 +144,13 @@ def run_mix(
     offsets = array("q", [0])
     clash: set[str] = set()
     matches: list[dict] = []
+    encode = RecordEncoder(fmt, path=target, sharegpt_roles=config.sharegpt_roles, lossy="first-turn")
+    seen: dict[str, tuple[int, int]] = {}  # id -> (row, hash of its texts)
+    dropped = 0
+    label = "embedding benign set (contamination check)" if prompts else "reading benign set"
     try:
         with open(spill_path, "w+b") as spill:
-            # A benign set may hold exact duplicates (alpaca_en_demo has 14): each row is kept.
+            # A benign set may hold exact duplicates (alpaca_en_demo has 14): config.duplicates.
             snapshot = FileSnapshot.take(benign_path) if Path(benign_path).is_file() else None
             chunks = iter_chunks(
                 benign_path,
@@ -142,11 +158,15 @@ def run_mix(
                 max_line_bytes=max_line_bytes or DEFAULT_MAX_LINE_BYTES,
                 snapshot=snapshot,
             )
-            with progress_bar("reading benign set", None, enabled=show_progress) as advance:
+            with progress_bar(label, None, enabled=show_progress) as advance:
                 for chunk in chunks:
+                    if config.duplicates != "keep":
+                        n_before = len(chunk)
+                        chunk = _drop_duplicates(chunk, seen, len(offsets) - 1 + dropped, config, benign_path)
+                        dropped += n_before - len(chunk)
                     clash.update(e.id for e in chunk if e.id in pick_ids)
                     for ex in chunk:
-                        spill.write(encode_example(ex, fmt, path=target))
+                        spill.write(encode(ex))
                         offsets.append(spill.tell())
                     matches += overlaps(chunk)
                     advance(len(chunk))
@@ -161,7 +181,14 @@ def run_mix(
                 contamination["overridden"] = bool(matches) and config.allow_contamination
             if matches and not config.allow_contamination:
                 raise ContaminationError(matches)
-            pick_bytes = [encode_example(p, fmt, path=target) for p in picks]
+            pick_bytes = [encode(p) for p in picks]
+            if encode.lossy_ids and config.lossy == "error":
+                reasons = "; ".join(f"{n} with {why}" for why, n in sorted(encode.lossy_reasons.items()))
+                raise ConfigError(
+                    f"{len(encode.lossy_ids)} example(s) cannot be held by format {fmt!r} ({reasons}), "
+                    f"e.g. {encode.lossy_ids[:3]}; use --format sharegpt, messages or jsonl to keep "
+                    "them, or --lossy warn to write their first exchange only"
+                )
             # Rows as mix_examples orders them: benign rows, then each pick upsample times.
             rows = n_benign + len(picks) * config.upsample
             order = np.random.default_rng(config.seed).permutation(rows)
@@ -178,10 +205,28 @@ def run_mix(
     finally:
         spill_path.unlink(missing_ok=True)
     mixed_total = rows
+    warnings = []
+    if encode.lossy_ids:
+        warnings.append(
+            f"{len(encode.lossy_ids)} example(s) written as their first exchange only: "
+            f"{config.format} cannot hold their turns"
+        )
+    if dropped:
+        warnings.append(f"dropped {dropped} duplicate benign record(s) (--duplicates keep keeps them)")
     if config.dataset_info:
         write_dataset_info(
-            config.dataset_info, config.dataset_name or Path(out).stem, Path(out), config.format
+            config.dataset_info,
+            config.dataset_name or Path(out).stem,
+            Path(out),
+            config.format,
+            columns=encode.columns,
+            sharegpt_roles=config.sharegpt_roles,
         )
+        if config.format == "jsonl" and encode.multi_turn:
+            warnings.append(
+                f"LLaMA-Factory reads only the first exchange of the {encode.multi_turn} multi-turn "
+                "example(s) from a jsonl entry; --format sharegpt or messages keeps every turn"
+            )
     manifest = {
         "safetymix_version": __version__,
         "command": "mix",
@@ -192,11 +237,17 @@ def run_mix(
         },
         "counts": {
             "benign": n_benign,
+            "benign_duplicates_dropped": dropped,
             "picks": len(picks),
             "upsample": config.upsample,
             "total": mixed_total,
             "safety_share": round(len(picks) * config.upsample / max(mixed_total, 1), 6),
         },
+        "columns": sorted(encode.columns),
+        "lossy": {"count": len(encode.lossy_ids), "reasons": dict(encode.lossy_reasons)}
+        | {"ids": encode.lossy_ids[:100]},
+        "multi_turn": encode.multi_turn,
+        "warnings": warnings,
         "picks": [{"id": p.id, "reason": p.extra.get("reason")} for p in picks],
         "contamination": contamination,
         "config": config.model_dump(),
@@ -204,3 +255,27 @@ def run_mix(
     with atomic_write(manifest_path(out)) as fh:
         fh.write(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return manifest
+
+
+def _drop_duplicates(
+    chunk: list[Example], seen: dict[str, tuple[int, int]], row0: int, config: MixConfig, path: str | Path
+) -> list[Example]:
+    """The chunk less the records identical to earlier ones; a clash of ids with other texts raises."""
+    kept = []
+    for i, ex in enumerate(chunk):
+        texts = hash((ex.instruction, ex.input, ex.response))
+        first = seen.get(ex.id)
+        if first is None:
+            seen[ex.id] = (row0 + i + 1, texts)
+            kept.append(ex)
+            continue
+        same = first[1] == texts
+        if same and config.duplicates == "drop":
+            continue
+        hint = " (identical texts; --duplicates drop drops it, keep keeps it)" if same else ""
+        raise DataFormatError(
+            f"duplicate id {ex.id!r} at record {first[0]} and record {row0 + i + 1}{hint}",
+            path=path,
+            field="id",
+        )
+    return kept

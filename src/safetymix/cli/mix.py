@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from safetymix.cli.options import build_config, console, handle_errors
+from safetymix.io.readers import DUPLICATES_HELP
 
 
 @handle_errors
@@ -15,8 +16,17 @@ def mix_command(
     picks: Path = typer.Argument(..., help="safety picks written by safetymix select"),
     out: Path = typer.Option(..., "--out", "-o", help="training file to write"),
     format: str = typer.Option(
-        None, help="alpaca | alpaca-jsonl | sharegpt | messages | jsonl (default: alpaca)"
+        None,
+        help="alpaca | alpaca-jsonl | sharegpt | messages | prompt-completion | jsonl (default: alpaca); "
+        "a .json name gets a JSON array, .jsonl JSON Lines",
     ),
+    sharegpt_roles: str = typer.Option(
+        None, help="human/gpt (LLaMA-Factory) | user/assistant (TRL, Axolotl) (default: human/gpt)"
+    ),
+    lossy: str = typer.Option(
+        None, help="error | warn: an example the format cannot hold is refused or cut to its first exchange"
+    ),
+    duplicates: str = typer.Option(None, help=DUPLICATES_HELP),
     seed: int = typer.Option(None, help="seed of the shuffle (default: 0)"),
     upsample: int = typer.Option(None, help="times each pick appears (default: 1)"),
     eval: list[str] = typer.Option(
@@ -36,6 +46,9 @@ def mix_command(
         MixConfig,
         config,
         format=format,
+        sharegpt_roles=sharegpt_roles,
+        lossy=lossy,
+        duplicates=duplicates,
         seed=seed,
         upsample=upsample,
         eval_files=eval or None,
@@ -49,6 +62,8 @@ def mix_command(
         f"wrote {c['total']} examples ({c['benign']} benign + {c['picks']} picks x {c['upsample']}, "
         f"safety share {c['safety_share']:.2%}) -> {out}; manifest {manifest_path(out)}"
     )
+    for warning in manifest["warnings"]:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
     if manifest["contamination"].get("overridden"):
         console.print(
             f"[yellow]warning:[/yellow] {len(manifest['contamination']['matches'])} contaminated pair(s) "

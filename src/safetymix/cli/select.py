@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from safetymix.cli.options import build_config, console, handle_errors, parse_params
+from safetymix.io.readers import DUPLICATES_HELP
 from safetymix.select.registry import available_strategies
 
 
@@ -25,6 +26,7 @@ def select_command(
     behaviour_labeller: str = typer.Option(None, help="for unlabelled pools (default: embedding)"),
     category_labeller: str = typer.Option(None, help="for pools without categories (default: embedding)"),
     param: list[str] = typer.Option(None, help="extra strategy parameter key=value (repeatable)"),
+    duplicates: str = typer.Option(None, help=DUPLICATES_HELP),
     config: Path = typer.Option(None, help="YAML file of these options (flags override it)"),
 ) -> None:
     """Select BUDGET examples from POOL with STRATEGY; labels the pool first if needed."""
@@ -45,6 +47,7 @@ def select_command(
         behaviour_labeller=behaviour_labeller,
         category_labeller=category_labeller,
         params=parse_params(param),
+        duplicates=duplicates,
     )
     picks, selection, report = run_select(pool, cfg, show_progress=True)
     lab = report["labelling"]

@@ -7,12 +7,14 @@ from pathlib import Path
 import typer
 
 from safetymix.cli.options import build_config, console, handle_errors
+from safetymix.io.readers import DUPLICATES_HELP
 
 
 @handle_errors
 def train_command(
     data: str = typer.Argument(None, help="training file (the mix from safetymix mix, Alpaca JSON, ...)"),
     model: str = typer.Option(None, help="Hugging Face causal LM name or local folder"),
+    duplicates: str = typer.Option(None, help=DUPLICATES_HELP),
     out: str = typer.Option(
         None, "--out", "-o", help="output folder: adapter or model, logs, resolved config"
     ),
@@ -49,6 +51,7 @@ def train_command(
         config,
         model=model,
         data=data,
+        duplicates=duplicates,
         output_dir=out,
         template=template,
         method=method,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from safetymix import __version__
 from safetymix.embed import DEFAULT_MODEL
 from safetymix.errors import ConfigError
+from safetymix.io.readers import DEFAULT_DUPLICATES
 from safetymix.schema import BEHAVIOURS, Example
 from safetymix.select.base import DEFAULT_BEHAVIOURS, Pool, Selection
 from safetymix.select.budget import resolve_budget
@@ -36,6 +37,9 @@ class SelectConfig(BaseModel):
     behaviour_labeller: str = Field("embedding", description="labeller for pools without behaviour labels")
     category_labeller: str = Field("embedding", description="labeller for pools without categories")
     params: dict[str, Any] = Field(default_factory=dict, description="extra strategy parameters")
+    duplicates: Literal["error", "drop", "keep"] = Field(
+        DEFAULT_DUPLICATES, description="repeated identical pool records: fail, drop or keep"
+    )
 
     @field_validator("strategy")
     @classmethod
@@ -106,7 +110,7 @@ def run_select(
         raise ConfigError(f"strategy {config.strategy!r} needs the benign set: --train FILE")
     k = resolve_budget(config.budget, len(train) if train is not None else None)
 
-    examples = read_examples(pool_path)
+    examples = read_examples(pool_path, duplicates=config.duplicates)
     if config.category_labeller == "embedding":
         cat_labeller = EmbeddingCategoryLabeller(taxonomy=config.taxonomy, model=config.embedding_model)
     else:

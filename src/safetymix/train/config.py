@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from safetymix.io.readers import DEFAULT_DUPLICATES
+
 #: PEFT's shortcut for "every linear layer except the output head".
 ALL_LINEAR = "all-linear"
 
@@ -31,6 +33,10 @@ class TrainConfig(BaseModel):
         :func:`~safetymix.train.train` is given ``examples``.
     data_format : str, optional
         ``format`` passed to ``read_examples``; default None detects it.
+    duplicates : {"error", "drop", "keep"}, default "drop"
+        Records identical to an earlier one (``read_examples(duplicates=...)``). A mix made
+        with ``--upsample`` above 1 repeats each pick on purpose: ``"drop"`` then refuses
+        (its manifest says so) and asks for ``"keep"``.
     output_dir : str
         Where the adapter (or model), tokenizer, ``train_config.json`` and
         ``training_log.json`` go (required).
@@ -87,6 +93,7 @@ class TrainConfig(BaseModel):
     model: str
     data: str | None = None
     data_format: str | None = None
+    duplicates: Literal["error", "drop", "keep"] = DEFAULT_DUPLICATES
     output_dir: str
     overwrite: bool = False
     template: Literal["alpaca", "chat"] = "alpaca"

@@ -309,7 +309,8 @@ def _load_examples(config: TrainConfig, examples: Sequence[Example] | None) -> l
             raise ConfigError("no training data: set data (the DATA argument) or pass examples=")
         from safetymix.io import read_examples
 
-        rows = read_examples(config.data, config.data_format)
+        _check_upsampled(config)
+        rows = read_examples(config.data, config.data_format, duplicates=config.duplicates)
     else:
         rows = list(examples)
     if not rows:
@@ -368,3 +369,21 @@ def _write_json(path: Path, data: Any) -> None:
     with atomic_write(path) as fh:
         json.dump(data, fh, indent=2, ensure_ascii=False, default=str)
         fh.write("\n")
+
+
+def _check_upsampled(config: TrainConfig) -> None:
+    """Dropping duplicates would undo a mix's ``--upsample``: refuse, naming the flag that keeps them."""
+    from safetymix.mix import manifest_path
+
+    manifest = manifest_path(config.data)
+    if config.duplicates != "drop" or not manifest.is_file():
+        return
+    try:
+        upsample = json.loads(manifest.read_text(encoding="utf-8"))["counts"]["upsample"]
+    except (ValueError, KeyError, TypeError):
+        return
+    if isinstance(upsample, int) and upsample > 1:
+        raise ConfigError(
+            f"{config.data} repeats each pick {upsample} times (--upsample, {manifest.name}); "
+            "dropping duplicates would undo that: pass --duplicates keep"
+        )
