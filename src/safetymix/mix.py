@@ -56,6 +56,9 @@ class MixConfig(BaseModel):
         description="an example the format cannot hold (non-alternating turns in alpaca): "
         "refuse the mix, or write its first exchange and warn with the count",
     )
+    emit_config: list[Literal["llamafactory", "axolotl", "trl"]] = Field(
+        default_factory=list, description="trainers to write a config fragment for (<out>.<trainer>.yaml)"
+    )
     duplicates: Literal["error", "drop", "keep"] = Field(
         DEFAULT_DUPLICATES, description="repeated identical benign records: fail, drop or keep"
     )
@@ -120,6 +123,12 @@ def run_mix(
     config = config or MixConfig()
     if config.upsample < 1:
         raise ConfigError(f"upsample must be >= 1, got {config.upsample}")
+    from safetymix.integrations.configs import check_trainer
+
+    for trainer in config.emit_config:
+        check_trainer(trainer, config.format, config.sharegpt_roles)
+    if config.dataset_info:
+        check_trainer("llamafactory", config.format)
     picks = read_examples(picks_path)
     pick_ids = {p.id for p in picks}
     fmt = config.format
@@ -213,10 +222,14 @@ def run_mix(
         )
     if dropped:
         warnings.append(f"dropped {dropped} duplicate benign record(s) (--duplicates keep keeps them)")
-    if config.dataset_info:
+    dataset_info = config.dataset_info
+    if dataset_info is None and "llamafactory" in config.emit_config:
+        dataset_info = str(target.parent)  # LLaMA-Factory needs an entry: beside the mix
+    name = config.dataset_name or Path(out).stem
+    if dataset_info:
         write_dataset_info(
-            config.dataset_info,
-            config.dataset_name or Path(out).stem,
+            dataset_info,
+            name,
             Path(out),
             config.format,
             columns=encode.columns,
@@ -227,6 +240,11 @@ def run_mix(
                 f"LLaMA-Factory reads only the first exchange of the {encode.multi_turn} multi-turn "
                 "example(s) from a jsonl entry; --format sharegpt or messages keeps every turn"
             )
+    emitted = {}
+    for trainer in config.emit_config:
+        emitted[trainer] = str(
+            _emit_config(trainer, target, config, encode.columns, dataset_info, name, warnings)
+        )
     manifest = {
         "safetymix_version": __version__,
         "command": "mix",
@@ -248,6 +266,7 @@ def run_mix(
         | {"ids": encode.lossy_ids[:100]},
         "multi_turn": encode.multi_turn,
         "warnings": warnings,
+        "trainer_configs": emitted,
         "picks": [{"id": p.id, "reason": p.extra.get("reason")} for p in picks],
         "contamination": contamination,
         "config": config.model_dump(),
@@ -279,3 +298,32 @@ def _drop_duplicates(
             field="id",
         )
     return kept
+
+
+def _emit_config(
+    trainer: str,
+    target: Path,
+    config: MixConfig,
+    columns: set[str],
+    dataset_info: str | None,
+    name: str,
+    warnings: list[str],
+) -> Path:
+    from safetymix.integrations.configs import config_path, fragment_yaml, trainer_config
+    from safetymix.io.dataset_info import dataset_info_path
+
+    folder = dataset_info_path(dataset_info).parent if dataset_info else None
+    fragment, notes = trainer_config(
+        trainer,
+        target,
+        config.format,
+        columns=columns,
+        sharegpt_roles=config.sharegpt_roles,
+        dataset_dir=folder,
+        dataset_name=name,
+    )
+    warnings += notes
+    path = config_path(target, trainer)
+    with atomic_write(path) as fh:
+        fh.write(fragment_yaml(trainer, fragment, target))
+    return path

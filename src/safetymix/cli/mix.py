@@ -27,6 +27,11 @@ def mix_command(
         None, help="error | warn: an example the format cannot hold is refused or cut to its first exchange"
     ),
     duplicates: str = typer.Option(None, help=DUPLICATES_HELP),
+    emit_config: list[str] = typer.Option(
+        None,
+        "--emit-config",
+        help="llamafactory | axolotl | trl: write OUT.<trainer>.yaml, the config that reads OUT (repeatable)",
+    ),
     seed: int = typer.Option(None, help="seed of the shuffle (default: 0)"),
     upsample: int = typer.Option(None, help="times each pick appears (default: 1)"),
     eval: list[str] = typer.Option(
@@ -49,6 +54,7 @@ def mix_command(
         sharegpt_roles=sharegpt_roles,
         lossy=lossy,
         duplicates=duplicates,
+        emit_config=emit_config or None,
         seed=seed,
         upsample=upsample,
         eval_files=eval or None,
@@ -62,6 +68,8 @@ def mix_command(
         f"wrote {c['total']} examples ({c['benign']} benign + {c['picks']} picks x {c['upsample']}, "
         f"safety share {c['safety_share']:.2%}) -> {out}; manifest {manifest_path(out)}"
     )
+    for trainer, path in manifest["trainer_configs"].items():
+        console.print(f"{trainer} config: {path}")
     for warning in manifest["warnings"]:
         console.print(f"[yellow]warning:[/yellow] {warning}")
     if manifest["contamination"].get("overridden"):
