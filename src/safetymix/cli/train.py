@@ -38,6 +38,13 @@ def train_command(
     loss_kernel: str = typer.Option(
         None, help="auto | trl | plain: TRL's fused LM-head loss or the model's own (default: auto)"
     ),
+    probe_every: int = typer.Option(
+        None, help="safety probe at step 0 and every N steps: harmful refusal, over-refusal (default: off)"
+    ),
+    probe_max_drop: float = typer.Option(
+        None, help="points of harmful refusal below step 0 that trigger --probe-action"
+    ),
+    probe_action: str = typer.Option(None, help="warn | stop (default: warn)"),
     device: str = typer.Option(None, help="auto | cpu | cuda (default: auto)"),
     seed: int = typer.Option(None, help="seed (default: 0)"),
     overwrite: bool = typer.Option(None, "--overwrite", help="write into a non-empty --out folder"),
@@ -67,6 +74,9 @@ def train_command(
         max_length=max_length,
         logging_steps=logging_steps,
         loss_kernel=loss_kernel,
+        probe_every=probe_every,
+        probe_max_drop=probe_max_drop,
+        probe_action=probe_action,
         device=device,
         seed=seed,
         overwrite=overwrite,

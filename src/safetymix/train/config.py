@@ -84,6 +84,13 @@ class TrainConfig(BaseModel):
     dtype : {"float32", "bfloat16", "float16"}, default "float32"
         Dtype the weights are loaded in (mixed precision autocasts on top of float32).
     trust_remote_code : bool, default False
+    probe_every : int, optional
+        Run :class:`~safetymix.integrations.SafetyProbeCallback` at step 0 and every this
+        many steps: harmful refusal and over-refusal on the shipped probe set, logged with
+        the losses. None (default) runs no probe.
+    probe_max_drop : float, optional
+        Points of harmful refusal below step 0 that trigger ``probe_action``.
+    probe_action : {"warn", "stop"}, default "warn"
     seed : int, default 0
         Seeds PEFT's adapter initialisation, data order and dropout.
     """
@@ -121,6 +128,9 @@ class TrainConfig(BaseModel):
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     trust_remote_code: bool = False
+    probe_every: int | None = Field(None, ge=1)
+    probe_max_drop: float | None = Field(None, ge=0, le=100)
+    probe_action: Literal["warn", "stop"] = "warn"
     seed: int = 0
 
     @field_validator("model", "output_dir")

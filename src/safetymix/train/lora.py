@@ -75,6 +75,16 @@ def train(
     out = Path(config.output_dir)
     with _progress_bars(show_progress):
         trainer, resolved = build_trainer(config, examples=examples, show_progress=show_progress)
+        if config.probe_every is not None:
+            from safetymix.integrations.probe import SafetyProbeCallback
+
+            probe = SafetyProbeCallback(
+                config.probe_every,
+                template=config.template,
+                max_drop=config.probe_max_drop,
+                action=config.probe_action,
+            )
+            probe.attach(trainer)
         start = time.perf_counter()
         output = trainer.train()
         seconds = time.perf_counter() - start
