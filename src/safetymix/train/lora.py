@@ -14,8 +14,7 @@ import json
 import logging
 import time
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +147,9 @@ def build_trainer(
             f"output folder {str(out)!r} is not empty; pick a new one or set overwrite (--overwrite)"
         )
     rows = _load_examples(config, examples)
+    from safetymix.hub import check_hub_model
+
+    check_hub_model(config.model)  # offline: fail now, not after a minute of retries
     with _progress_bars(show_progress):
         return _build_trainer(config, rows, show_progress)
 
@@ -336,23 +338,11 @@ def _load_examples(config: TrainConfig, examples: Sequence[Example] | None) -> l
     return rows
 
 
-@contextmanager
-def _progress_bars(show: bool) -> Iterator[None]:
+def _progress_bars(show: bool):
     """Hide datasets' and transformers' progress bars unless ``show``; restore them after."""
-    import datasets
-    from transformers.utils import logging as hf_logging
+    from safetymix.io.progress import quiet_third_party_bars
 
-    ds_on, hf_on = datasets.is_progress_bar_enabled(), hf_logging.is_progress_bar_enabled()
-    if not show:
-        datasets.disable_progress_bars()
-        hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if ds_on:
-            datasets.enable_progress_bars()
-        if hf_on:
-            hf_logging.enable_progress_bar()
+    return quiet_third_party_bars(not show)
 
 
 def _checkpointing_field(config_class: type) -> str:
