@@ -2,7 +2,8 @@
 Axolotl's loader (``load_cfg`` + ``prepare_datasets``, what ``axolotl preprocess`` runs) and
 write what the trainer would see as JSON.
 
-Usage: python axolotl_load.py FRAGMENT_YAML MODEL_DIR WORK_DIR OUT_JSON
+Usage: python axolotl_load.py MODEL_DIR WORK_DIR OUT_JSON FRAGMENT_YAML [FRAGMENT_YAML ...]
+(one process for every fragment: importing Axolotl is most of the time)
 """
 
 import json
@@ -10,7 +11,7 @@ import os
 import sys
 
 
-def main(fragment: str, model_dir: str, work: str, out: str) -> None:
+def load(fragment: str, model_dir: str, work: str) -> list[dict]:
     import yaml
 
     cfg = yaml.safe_load(open(fragment, encoding="utf-8"))
@@ -45,9 +46,18 @@ def main(fragment: str, model_dir: str, work: str, out: str) -> None:
         ids, labels = rec["input_ids"], rec["labels"]
         trained = [t for t, lab in zip(ids, labels, strict=True) if lab != -100]
         rows.append({"text": tokenizer.decode(ids), "trained": tokenizer.decode(trained)})
+    return rows
+
+
+def main(model_dir: str, work: str, out: str, *fragments: str) -> None:
+    result = {}
+    for i, fragment in enumerate(fragments):
+        sub = os.path.join(work, str(i))
+        os.makedirs(sub)
+        result[fragment] = load(fragment, model_dir, sub)
     with open(out, "w", encoding="utf-8") as fh:
-        json.dump({"rows": rows}, fh, ensure_ascii=False)
+        json.dump(result, fh, ensure_ascii=False)
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:5])
+    main(*sys.argv[1:])

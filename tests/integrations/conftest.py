@@ -109,14 +109,38 @@ def trainer_python(name: str) -> str:
     pytest.skip(reason)
 
 
-def run_loader(python: str, script: str, *args: str | Path) -> list[dict]:
-    """Run one of this folder's loader scripts in a trainer's venv; its rows (text, trained)."""
-    out = Path(args[-1])
+def run_loader(python: str, script: str, out: Path, *args: str | Path) -> dict[str, list[dict]]:
+    """Run a loader script of this folder in a trainer's venv (``args`` include ``out``).
+
+    Returns the rows it wrote to ``out`` (decoded text, decoded trained tokens) per input.
+    """
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "AXOLOTL_DO_NOT_TRACK": "1"}
     env.pop("PYTHONPATH", None)  # the trainer's venv, not safetymix's
     cmd = [python, str(HERE / script), *map(str, args)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=out.parent)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, cwd=out.parent)
     if proc.returncode != 0:
         tail = (proc.stdout + proc.stderr)[-3000:]
         pytest.fail(f"{script} failed ({proc.returncode}):\n{tail}", pytrace=False)
-    return json.loads(out.read_text(encoding="utf-8"))["rows"]
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def llamafactory_rows(trainer_files: dict) -> dict[str, list[dict]]:
+    """LLaMA-Factory's ``get_dataset`` on the alpaca, sharegpt and messages entries (one process)."""
+    python = trainer_python("llamafactory")
+    out = trainer_files["root"] / "llamafactory.json"
+    names = ["alpaca", "sharegpt", "messages"]
+    args = [trainer_files["data"], trainer_files["model_dir"], "chatml", out, *names]
+    return run_loader(python, "llamafactory_load.py", out, *args)
+
+
+@pytest.fixture(scope="session")
+def axolotl_rows(trainer_files: dict) -> dict[str, list[dict]]:
+    """Axolotl's ``prepare_datasets`` on the alpaca, messages and sharegpt fragments (one process)."""
+    python = trainer_python("axolotl")
+    root = trainer_files["root"]
+    out, work = root / "axolotl.json", root / "axolotl"
+    keys = ["alpaca", "messages", "sharegpt-ua"]
+    fragments = [f"{trainer_files[k]}.axolotl.yaml" for k in keys]
+    rows = run_loader(python, "axolotl_load.py", out, trainer_files["model_dir"], work, out, *fragments)
+    return {k: rows[f] for k, f in zip(keys, fragments, strict=True)}

@@ -1,7 +1,8 @@
 """Run by LLaMA-Factory's own Python (not safetymix's): tokenise a dataset_info entry with
 ``llamafactory.data.get_dataset`` and write what the trainer would see as JSON.
 
-Usage: python llamafactory_load.py DATASET_DIR NAME TOKENIZER_DIR TEMPLATE OUT_JSON
+Usage: python llamafactory_load.py DATASET_DIR TOKENIZER_DIR TEMPLATE OUT_JSON NAME [NAME ...]
+(one process for every entry: importing LLaMA-Factory is most of the time)
 """
 
 import json
@@ -9,7 +10,7 @@ import sys
 import tempfile
 
 
-def main(dataset_dir: str, name: str, tokenizer_dir: str, template: str, out: str) -> None:
+def load(dataset_dir: str, name: str, tokenizer_dir: str, template: str) -> list[dict]:
     from llamafactory.data import get_dataset, get_template_and_fix_tokenizer
     from llamafactory.extras.constants import IGNORE_INDEX
     from llamafactory.hparams import get_train_args
@@ -40,9 +41,14 @@ def main(dataset_dir: str, name: str, tokenizer_dir: str, template: str, out: st
         ids, labels = rec["input_ids"], rec["labels"]
         trained = [t for t, lab in zip(ids, labels, strict=True) if lab != IGNORE_INDEX]
         rows.append({"text": tokenizer.decode(ids), "trained": tokenizer.decode(trained)})
+    return rows
+
+
+def main(dataset_dir: str, tokenizer_dir: str, template: str, out: str, *names: str) -> None:
+    result = {name: load(dataset_dir, name, tokenizer_dir, template) for name in names}
     with open(out, "w", encoding="utf-8") as fh:
-        json.dump({"rows": rows}, fh, ensure_ascii=False)
+        json.dump(result, fh, ensure_ascii=False)
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:6])
+    main(*sys.argv[1:])

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.integrations.conftest import PIRATE, REFUSAL, run_loader, trainer_python
+from tests.integrations.conftest import PIRATE, REFUSAL
 
 
 def check_rows(
@@ -44,39 +44,25 @@ def check_rows(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("entry", ["alpaca", "sharegpt", "messages"])
-def test_llamafactory_get_dataset(trainer_files: dict, entry: str) -> None:
-    python = trainer_python("llamafactory")
+def test_llamafactory_get_dataset(trainer_files: dict, llamafactory_rows: dict, entry: str) -> None:
     data = trainer_files["data"]
-    frag = (
-        yaml.safe_load(Path(f"{trainer_files[entry]}.llamafactory.yaml").read_text())
-        if entry != "messages"
-        else None
-    )
-    if frag is not None:
+    if entry != "messages":  # the fragment names the entry and its folder
+        frag = yaml.safe_load(Path(f"{trainer_files[entry]}.llamafactory.yaml").read_text())
         assert frag["dataset"] == entry and Path(frag["dataset_dir"]) == data.resolve()
     info = json.loads((data / "dataset_info.json").read_text())
     if entry == "alpaca":
-        assert (
-            info["alpaca"]["columns"]["system"] == "system"
-            and info["alpaca"]["columns"]["history"] == "history"
-        )
-    out = trainer_files["root"] / f"lf_{entry}.json"
-    rows = run_loader(python, "llamafactory_load.py", data, entry, trainer_files["model_dir"], "chatml", out)
-    check_rows(rows, trainer_files["n_rows"])
+        columns = info["alpaca"]["columns"]
+        assert columns["system"] == "system" and columns["history"] == "history"
+    check_rows(llamafactory_rows[entry], trainer_files["n_rows"])
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("entry", ["alpaca", "messages", "sharegpt-ua"])
-def test_axolotl_prepare_datasets(trainer_files: dict, entry: str) -> None:
-    python = trainer_python("axolotl")
-    fragment = Path(f"{trainer_files[entry]}.axolotl.yaml")
-    work = trainer_files["root"] / f"ax_{entry}"
-    work.mkdir()
-    rows = run_loader(
-        python, "axolotl_load.py", fragment, trainer_files["model_dir"], work, work / "rows.json"
-    )
+def test_axolotl_prepare_datasets(trainer_files: dict, axolotl_rows: dict, entry: str) -> None:
     # Axolotl's alpaca types read the system prompt but not LLaMA-Factory's history (mix warns)
-    check_rows(rows, trainer_files["n_rows"], chat=entry != "alpaca", history=entry != "alpaca")
+    check_rows(
+        axolotl_rows[entry], trainer_files["n_rows"], chat=entry != "alpaca", history=entry != "alpaca"
+    )
     if entry == "alpaca":
         manifest = json.loads(Path(f"{trainer_files[entry]}.manifest.json").read_text())
         assert any("axolotl: alpaca types ignore `history`" in w for w in manifest["warnings"])
