@@ -102,7 +102,8 @@ def test_train_with_an_offline_hub_name_is_one_line(tmp_path, monkeypatch, capsy
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     data = write_examples(tmp_path / "train.jsonl", tiny_examples(4))
     start = time.perf_counter()
-    assert main(["train", str(data), "--model", "meta-llama/Llama-2-7b-hf", "--out", str(tmp_path / "o")]) == 1
+    args = ["train", str(data), "--model", "meta-llama/Llama-2-7b-hf", "--out", str(tmp_path / "o")]
+    assert main(args) == 1
     err = capsys.readouterr().err
     assert "model 'meta-llama/Llama-2-7b-hf' is not a local folder" in err and "Traceback" not in err
     assert time.perf_counter() - start < 10

@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
     plain, probed = run(None), run(args.every)
     prompts = work / "prompts.jsonl"
-    cli(["eval", "--suite", "default", "--write-prompts", str(prompts)])
+    cli(["eval", "--suite", "default", "--data-root", str(DATASETS), "--write-prompts", str(prompts)])
     n_prompts = len(prompts.read_text().splitlines())
     base = dict(prompts=str(prompts), model=str(work / "model"), device="cpu")
     start = time.perf_counter()

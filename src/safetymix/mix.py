@@ -110,8 +110,8 @@ def run_mix(
     The benign set streams: it is read chunk by chunk, each example is encoded once in the
     output format into a temporary spill file beside ``out`` (its byte offset kept, 8 bytes
     per row), checked against the evaluation prompts, and the mix is then written by copying
-    the spilled bytes in shuffled order. Memory holds the picks, the offsets and the
-    permutation, never the benign texts; the output is byte-identical to
+    the spilled bytes in shuffled order. Memory holds the picks, the offsets, the
+    permutation and (unless ``duplicates="keep"``) each benign id, never the benign texts; the output is byte-identical to
     ``write_examples(out, mix_examples(benign, picks, ...))``.
 
     Raises

@@ -53,9 +53,7 @@ def test_mix_keeps_every_benign_example_once(tmp_path, datasets):
     manifest = json.loads((tmp_path / "train2.json.manifest.json").read_text())
     assert manifest["counts"]["benign"] == 985 and manifest["counts"]["benign_duplicates_dropped"] == 14
     assert len(json.loads(out2.read_text())) == 985 + 10
-    assert manifest["warnings"] == [
-        "dropped 14 duplicate benign record(s) (--duplicates keep keeps them)"
-    ]
+    assert manifest["warnings"] == ["dropped 14 duplicate benign record(s) (--duplicates keep keeps them)"]
     main([*args, "--duplicates", "keep"])
     assert out.read_bytes() == json.dumps(rows, ensure_ascii=False, indent=2).encode() + b"\n"
     main([*args[:-1], "4", "--duplicates", "keep", "--out", str(out2)])
