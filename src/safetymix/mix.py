@@ -10,46 +10,43 @@ safetymix version - and no timestamp, so the same inputs give the same bytes.
 
 from __future__ import annotations
 
-import json
-import secrets
 from array import array
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from safetymix import __version__
-from safetymix.contamination import DEFAULT_THRESHOLD, EvalPrompt, find_overlaps
+from safetymix.contamination import DEFAULT_THRESHOLD, EvalPrompt, find_overlaps, read_eval_prompts
 from safetymix.embed import DEFAULT_MODEL, Encoder
 from safetymix.errors import ConfigError, ContaminationError, DataFormatError
 from safetymix.io import (
     DEFAULT_MAX_LINE_BYTES,
+    WRITE_FORMATS,
     FileSnapshot,
-    atomic_write,
+    RunRecord,
     iter_chunks,
     read_examples,
-    read_prompts,
-    sha256_file,
     write_dataset_info,
 )
+from safetymix.io.manifest import temp_path
 from safetymix.io.progress import progress_bar
-from safetymix.io.readers import DEFAULT_DUPLICATES
-from safetymix.io.writers import RecordEncoder, write_encoded
+from safetymix.io.readers import DEFAULT_DUPLICATES, DUPLICATES_HELP
+from safetymix.io.writers import RecordEncoder, atomic_write, write_encoded
 from safetymix.schema import Example
+from safetymix.stage_config import StageConfig
 
 
-class MixConfig(BaseModel):
+class MixConfig(StageConfig):
     """Options of ``safetymix mix`` (CLI flags override a YAML file, which overrides these)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    format: Literal["alpaca", "alpaca-jsonl", "sharegpt", "messages", "prompt-completion", "jsonl"] = Field(
-        "alpaca", description="output format of the training file"
+    format: Literal[tuple(WRITE_FORMATS)] = Field(  # type: ignore[valid-type]  # the one list
+        "alpaca",
+        description="output format of the training file; a .json name gets a JSON array, .jsonl JSON Lines",
     )
     sharegpt_roles: Literal["human/gpt", "user/assistant"] = Field(
-        "human/gpt", description="speaker names of sharegpt turns (user/assistant for TRL and Axolotl)"
+        "human/gpt", description="speaker names of sharegpt turns: LLaMA-Factory's, or TRL's and Axolotl's"
     )
     lossy: Literal["error", "warn"] = Field(
         "error",
@@ -57,15 +54,16 @@ class MixConfig(BaseModel):
         "refuse the mix, or write its first exchange and warn with the count",
     )
     emit_config: list[Literal["llamafactory", "axolotl", "trl"]] = Field(
-        default_factory=list, description="trainers to write a config fragment for (<out>.<trainer>.yaml)"
+        default_factory=list,
+        description="write OUT.<trainer>.yaml, the trainer config that reads OUT (repeatable)",
     )
-    duplicates: Literal["error", "drop", "keep"] = Field(
-        DEFAULT_DUPLICATES, description="repeated identical benign records: fail, drop or keep"
-    )
-    seed: int = Field(0, description="seed of the shuffle")
+    duplicates: Literal["error", "drop", "keep"] = Field(DEFAULT_DUPLICATES, description=DUPLICATES_HELP)
+    seed: int = Field(0, ge=0, description="seed of the shuffle")
     upsample: int = Field(1, ge=1, description="times each safety pick appears")
     eval_files: list[str] = Field(
-        default_factory=list, description="evaluation prompt files to guard against"
+        default_factory=list,
+        description="evaluation prompt file to guard against (repeatable; any supported layout)",
+        json_schema_extra={"flags": ["--eval"]},
     )
     allow_contamination: bool = Field(False, description="write the mix even when it overlaps an eval set")
     contamination_threshold: float = Field(
@@ -90,6 +88,10 @@ def mix_examples(
     return [rows[i] for i in order]
 
 
+def _text_key(ex: Example) -> tuple[str, str, str]:
+    return (ex.instruction, ex.input, ex.response)
+
+
 def manifest_path(out: str | Path) -> Path:
     out = Path(out)
     return out.with_name(out.name + ".manifest.json")
@@ -111,8 +113,8 @@ def run_mix(
     output format into a temporary spill file beside ``out`` (its byte offset kept, 8 bytes
     per row), checked against the evaluation prompts, and the mix is then written by copying
     the spilled bytes in shuffled order. Memory holds the picks, the offsets, the
-    permutation and (unless ``duplicates="keep"``) each benign id, never the benign texts; the output is byte-identical to
-    ``write_examples(out, mix_examples(benign, picks, ...))``.
+    permutation and (unless ``duplicates="keep"``) each benign id, never the benign texts;
+    the output is byte-identical to ``write_examples(out, mix_examples(benign, picks, ...))``.
 
     Raises
     ------
@@ -121,158 +123,164 @@ def run_mix(
         Nothing is written then.
     """
     config = config or MixConfig()
-    if config.upsample < 1:
-        raise ConfigError(f"upsample must be >= 1, got {config.upsample}")
+    fmt = config.format
+    target = Path(out)
+    inputs = {"benign": benign_path, "picks": picks_path} | {
+        f"eval[{i}]": p for i, p in enumerate(config.eval_files)
+    }
+    if config.dataset_info:
+        inputs["dataset_info"] = config.dataset_info
+    run = RunRecord("mix", target, manifest_path(target), inputs)  # refuses --out = an input
     from safetymix.integrations.configs import check_trainer
 
     for trainer in config.emit_config:
-        check_trainer(trainer, config.format, config.sharegpt_roles)
+        check_trainer(trainer, fmt, config.sharegpt_roles)
     if config.dataset_info:
-        check_trainer("llamafactory", config.format)
-    picks = read_examples(picks_path)
-    pick_ids = {p.id for p in picks}
-    fmt = config.format
-    prompts: list[EvalPrompt] = []
-    contamination: dict = {"checked": bool(config.eval_files), "eval_files": {}, "matches": []}
-    for path in config.eval_files:
-        recs = read_prompts(path, duplicates="keep")
-        contamination["eval_files"][str(path)] = sha256_file(path)
-        prompts += [EvalPrompt(r.prompt, str(path), i + 1) for i, r in enumerate(recs)]
-    encoder = Encoder(config.embedding_model, show_progress=False)
+        check_trainer("llamafactory", fmt)
+    with run:
+        picks = read_examples(picks_path)
+        pick_ids = {p.id for p in picks}
+        pick_texts = {_text_key(p): p.id for p in picks}
+        prompts: list[EvalPrompt] = [p for path in config.eval_files for p in read_eval_prompts(path)]
+        encoder = Encoder(config.embedding_model, show_progress=False)
 
-    def overlaps(examples: Sequence[Example]) -> list[dict]:
-        if not prompts:
-            return []
-        return find_overlaps(
-            examples, prompts, threshold=config.contamination_threshold, encode=encoder.encode
-        )
-
-    target = Path(out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    spill_path = target.with_name(f".{target.name}.{secrets.token_hex(6)}.spill")
-    offsets = array("q", [0])
-    clash: set[str] = set()
-    matches: list[dict] = []
-    encode = RecordEncoder(fmt, path=target, sharegpt_roles=config.sharegpt_roles, lossy="first-turn")
-    seen: dict[str, tuple[int, int]] = {}  # id -> (row, hash of its texts)
-    dropped = 0
-    label = "embedding benign set (contamination check)" if prompts else "reading benign set"
-    try:
-        with open(spill_path, "w+b") as spill:
-            # A benign set may hold exact duplicates (alpaca_en_demo has 14): config.duplicates.
-            snapshot = FileSnapshot.take(benign_path) if Path(benign_path).is_file() else None
-            chunks = iter_chunks(
-                benign_path,
-                chunk_size=chunk_size,
-                max_line_bytes=max_line_bytes or DEFAULT_MAX_LINE_BYTES,
-                snapshot=snapshot,
+        def overlaps(examples: Sequence[Example]) -> list[dict]:
+            if not prompts:
+                return []
+            return find_overlaps(
+                examples, prompts, threshold=config.contamination_threshold, encode=encoder.encode
             )
-            with progress_bar(label, None, enabled=show_progress) as advance:
-                for chunk in chunks:
-                    if config.duplicates != "keep":
-                        n_before = len(chunk)
-                        chunk = _drop_duplicates(chunk, seen, len(offsets) - 1 + dropped, config, benign_path)
-                        dropped += n_before - len(chunk)
-                    clash.update(e.id for e in chunk if e.id in pick_ids)
-                    for ex in chunk:
-                        spill.write(encode(ex))
-                        offsets.append(spill.tell())
-                    matches += overlaps(chunk)
-                    advance(len(chunk))
-            if clash:
-                ordered = sorted(clash)
-                raise ConfigError(f"{len(clash)} pick(s) are already in the benign set, e.g. {ordered[:3]}")
-            n_benign = len(offsets) - 1
-            matches += overlaps(picks)
-            matches.sort(key=lambda m: (m["kind"] != "exact", -m["score"], m["train_id"]))
-            contamination["matches"] = matches
-            if config.eval_files:
-                contamination["overridden"] = bool(matches) and config.allow_contamination
-            if matches and not config.allow_contamination:
-                raise ContaminationError(matches)
-            pick_bytes = [encode(p) for p in picks]
-            if encode.lossy_ids and config.lossy == "error":
-                reasons = "; ".join(f"{n} with {why}" for why, n in sorted(encode.lossy_reasons.items()))
-                raise ConfigError(
-                    f"{len(encode.lossy_ids)} example(s) cannot be held by format {fmt!r} ({reasons}), "
-                    f"e.g. {encode.lossy_ids[:3]}; use --format sharegpt, messages or jsonl to keep "
-                    "them, or --lossy warn to write their first exchange only"
+
+        spill_path = temp_path(target, "spill")
+        offsets = array("q", [0])
+        clash: set[str] = set()
+        same_text: dict[str, str] = {}
+        matches: list[dict] = []
+        encode = RecordEncoder(fmt, path=target, sharegpt_roles=config.sharegpt_roles, lossy="first-turn")
+        seen: dict[str, tuple[int, int]] = {}  # id -> (record, hash of its texts)
+        dropped = 0
+        label = "embedding benign set (contamination check)" if prompts else "reading benign set"
+        try:
+            with open(spill_path, "w+b") as spill:
+                # A benign set may hold exact duplicates (alpaca_en_demo has 14): config.duplicates.
+                snapshot = FileSnapshot.take(benign_path) if Path(benign_path).is_file() else None
+                chunks = iter_chunks(
+                    benign_path,
+                    chunk_size=chunk_size,
+                    max_line_bytes=max_line_bytes or DEFAULT_MAX_LINE_BYTES,
+                    snapshot=snapshot,
                 )
-            # Rows as mix_examples orders them: benign rows, then each pick upsample times.
-            rows = n_benign + len(picks) * config.upsample
-            order = np.random.default_rng(config.seed).permutation(rows)
+                with progress_bar(label, None, enabled=show_progress) as advance:
+                    for chunk in chunks:
+                        if config.duplicates != "keep":
+                            n_before = len(chunk)
+                            row0 = len(offsets) - 1 + dropped
+                            chunk = _drop_duplicates(chunk, seen, row0, config, benign_path)
+                            dropped += n_before - len(chunk)
+                        for ex in chunk:
+                            if ex.id in pick_ids:
+                                clash.add(ex.id)
+                            elif (twin := pick_texts.get(_text_key(ex))) is not None:
+                                same_text[twin] = ex.id
+                            spill.write(encode(ex))
+                            offsets.append(spill.tell())
+                        matches += overlaps(chunk)
+                        advance(len(chunk))
+                if clash:
+                    ordered = sorted(clash)
+                    raise ConfigError(
+                        f"{len(clash)} pick(s) are already in the benign set, e.g. {ordered[:3]}"
+                    )
+                if same_text:
+                    pairs = [f"{k} = benign {v}" for k, v in sorted(same_text.items())[:3]]
+                    raise ConfigError(
+                        f"{len(same_text)} pick(s) have the same texts as a benign example under "
+                        f"another id, so they would be mixed in twice, e.g. {', '.join(pairs)}"
+                    )
+                n_benign = len(offsets) - 1
+                matches += overlaps(picks)
+                matches.sort(key=lambda m: (m["kind"] != "exact", -m["score"], m["train_id"]))
+                contamination: dict = {"checked": bool(config.eval_files), "matches": matches}
+                if config.eval_files:
+                    contamination["overridden"] = bool(matches) and config.allow_contamination
+                if matches and not config.allow_contamination:
+                    raise ContaminationError(matches)
+                pick_bytes = [encode(p) for p in picks]
+                if encode.lossy_ids and config.lossy == "error":
+                    reasons = "; ".join(f"{n} with {why}" for why, n in sorted(encode.lossy_reasons.items()))
+                    raise ConfigError(
+                        f"{len(encode.lossy_ids)} example(s) cannot be held by format {fmt!r} ({reasons}), "
+                        f"e.g. {encode.lossy_ids[:3]}; use --format sharegpt, messages or jsonl to keep "
+                        "them, or --lossy warn to write their first exchange only"
+                    )
+                # Rows as mix_examples orders them: benign rows, then each pick upsample times.
+                rows = n_benign + len(picks) * config.upsample
+                order = np.random.default_rng(config.seed).permutation(rows)
 
-            def items() -> Iterator[bytes]:
-                for i in order.tolist():
-                    if i < n_benign:
-                        spill.seek(offsets[i])
-                        yield spill.read(offsets[i + 1] - offsets[i])
-                    else:
-                        yield pick_bytes[(i - n_benign) // config.upsample]
+                def items() -> Iterator[bytes]:
+                    for i in order.tolist():
+                        if i < n_benign:
+                            spill.seek(offsets[i])
+                            yield spill.read(offsets[i + 1] - offsets[i])
+                        else:
+                            yield pick_bytes[(i - n_benign) // config.upsample]
 
-            write_encoded(target, items(), fmt)
-    finally:
-        spill_path.unlink(missing_ok=True)
-    mixed_total = rows
-    warnings = []
-    if encode.lossy_ids:
-        warnings.append(
-            f"{len(encode.lossy_ids)} example(s) written as their first exchange only: "
-            f"{config.format} cannot hold their turns"
-        )
-    if dropped:
-        warnings.append(f"dropped {dropped} duplicate benign record(s) (--duplicates keep keeps them)")
-    dataset_info = config.dataset_info
-    if dataset_info is None and "llamafactory" in config.emit_config:
-        dataset_info = str(target.parent)  # LLaMA-Factory needs an entry: beside the mix
-    name = config.dataset_name or Path(out).stem
-    if dataset_info:
-        write_dataset_info(
-            dataset_info,
-            name,
-            Path(out),
-            config.format,
-            columns=encode.columns,
-            sharegpt_roles=config.sharegpt_roles,
-        )
-        if config.format == "jsonl" and encode.multi_turn:
+                write_encoded(run.staged, items(), fmt, array=encode.array)
+        finally:
+            spill_path.unlink(missing_ok=True)
+        warnings = []
+        if encode.lossy_ids:
             warnings.append(
-                f"LLaMA-Factory reads only the first exchange of the {encode.multi_turn} multi-turn "
-                "example(s) from a jsonl entry; --format sharegpt or messages keeps every turn"
+                f"{len(encode.lossy_ids)} example(s) written as their first exchange only: "
+                f"{fmt} cannot hold their turns"
             )
-    emitted = {}
-    for trainer in config.emit_config:
-        emitted[trainer] = str(
-            _emit_config(trainer, target, config, encode.columns, dataset_info, name, warnings)
+        if dropped:
+            warnings.append(f"dropped {dropped} duplicate benign record(s) (--duplicates keep keeps them)")
+        dataset_info = config.dataset_info
+        if dataset_info is None and "llamafactory" in config.emit_config:
+            dataset_info = str(target.parent)  # LLaMA-Factory needs an entry: beside the mix
+        name = config.dataset_name or target.stem
+        if dataset_info:
+            write_dataset_info(
+                dataset_info,
+                name,
+                target,
+                fmt,
+                columns=encode.columns,
+                sharegpt_roles=config.sharegpt_roles,
+            )
+            if fmt == "jsonl" and encode.multi_turn:
+                warnings.append(
+                    f"LLaMA-Factory reads only the first exchange of the {encode.multi_turn} multi-turn "
+                    "example(s) from a jsonl entry; --format sharegpt or messages keeps every turn"
+                )
+        emitted = {}
+        for trainer in config.emit_config:
+            emitted[trainer] = str(
+                _emit_config(trainer, target, config, encode.columns, dataset_info, name, warnings)
+            )
+        manifest = run.commit(
+            {
+                "output": {"format": fmt},
+                "counts": {
+                    "benign": n_benign,
+                    "benign_duplicates_dropped": dropped,
+                    "picks": len(picks),
+                    "upsample": config.upsample,
+                    "total": rows,
+                    "safety_share": round(len(picks) * config.upsample / max(rows, 1), 6),
+                },
+                "columns": sorted(encode.columns),
+                "lossy": {"count": len(encode.lossy_ids), "reasons": dict(encode.lossy_reasons)}
+                | {"ids": encode.lossy_ids[:100]},
+                "multi_turn": encode.multi_turn,
+                "warnings": warnings,
+                "trainer_configs": emitted,
+                "picks": [{"id": p.id, "reason": p.extra.get("reason")} for p in picks],
+                "contamination": contamination,
+                "config": config.model_dump(),
+            }
         )
-    manifest = {
-        "safetymix_version": __version__,
-        "command": "mix",
-        "output": {"path": str(out), "format": config.format, "sha256": sha256_file(out)},
-        "inputs": {
-            "benign": {"path": str(benign_path), "sha256": sha256_file(benign_path)},
-            "picks": {"path": str(picks_path), "sha256": sha256_file(picks_path)},
-        },
-        "counts": {
-            "benign": n_benign,
-            "benign_duplicates_dropped": dropped,
-            "picks": len(picks),
-            "upsample": config.upsample,
-            "total": mixed_total,
-            "safety_share": round(len(picks) * config.upsample / max(mixed_total, 1), 6),
-        },
-        "columns": sorted(encode.columns),
-        "lossy": {"count": len(encode.lossy_ids), "reasons": dict(encode.lossy_reasons)}
-        | {"ids": encode.lossy_ids[:100]},
-        "multi_turn": encode.multi_turn,
-        "warnings": warnings,
-        "trainer_configs": emitted,
-        "picks": [{"id": p.id, "reason": p.extra.get("reason")} for p in picks],
-        "contamination": contamination,
-        "config": config.model_dump(),
-    }
-    with atomic_write(manifest_path(out)) as fh:
-        fh.write(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return manifest
 
 

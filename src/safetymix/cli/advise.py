@@ -8,7 +8,8 @@ from typing import Any
 
 import typer
 
-from safetymix.cli.options import build_config, console, handle_errors
+from safetymix.cli.options import build_config, config_command, console
+from safetymix.report.advise import AdviseConfig
 
 #: Exit code when no tested budget meets the targets (1 is an error, 2 contamination).
 EXIT_NOT_MET = 3
@@ -93,29 +94,11 @@ def _print_advice(advice: Any) -> None:
             )
 
 
-@handle_errors
+@config_command(AdviseConfig)
 def advise_command(
     run_dir: Path = typer.Argument(
         ..., help="run folder written by safetymix sweep (with --sweep: where the cells run)"
     ),
-    max_harmfulness: str = typer.Option(
-        None, help="target (required): harmfulness at most this rate ('0.2' or '20%')"
-    ),
-    max_over_refusal_increase: float = typer.Option(
-        None,
-        help="target (required): over-refusal at most this many points above the benign-only model",
-    ),
-    strategy: list[str] = typer.Option(None, help="strategy label to consider (repeatable; default: all)"),
-    model: str = typer.Option(None, help="base model to advise on (default: each model of the run)"),
-    rule: str = typer.Option(
-        None, help="'upper': the interval's upper bound must meet the targets (default); 'mean': the mean"
-    ),
-    basis: str = typer.Option(
-        None, help="'raw': per-budget means over seeds (default); 'fit': isotonic fit on log budget"
-    ),
-    confidence: float = typer.Option(None, help="coverage of the intervals (default: 0.95)"),
-    n_resamples: int = typer.Option(None, help="bootstrap resamples of the fit (default: 2000)"),
-    seed: int = typer.Option(None, help="seed of the bootstrap (default: 0)"),
     as_json: bool = typer.Option(False, "--json", help="print the advice as JSON on stdout"),
     sweep: Path = typer.Option(
         None,
@@ -124,27 +107,15 @@ def advise_command(
     ),
     workers: int = typer.Option(1, help="with --sweep: cells trained side by side"),
     threads: int = typer.Option(None, help="with --sweep: torch CPU threads per cell"),
-    config: Path = typer.Option(None, help="YAML file of these options (flags override it)"),
+    *,
+    cfg: AdviseConfig,
 ) -> None:
     """Recommend the smallest tested budget and strategy meeting harmfulness and over-refusal targets.
 
     Exit code 0 with a recommendation, 3 when no tested budget meets the targets, 1 on errors.
     """
-    from safetymix.report import AdviseConfig, advise, advise_by_running, aggregate, read_run
+    from safetymix.report import advise, advise_by_running, aggregate, read_run
 
-    cfg = build_config(
-        AdviseConfig,
-        config,
-        max_harmfulness=max_harmfulness,
-        max_over_refusal_increase=max_over_refusal_increase,
-        strategies=strategy or None,
-        model=model,
-        rule=rule,
-        basis=basis,
-        confidence=confidence,
-        n_resamples=n_resamples,
-        seed=seed,
-    )
     ran = None
     if sweep is not None:
         from safetymix.sweep import SweepConfig

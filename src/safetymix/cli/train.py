@@ -2,85 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import typer
-
-from safetymix.cli.options import build_config, console, handle_errors
-from safetymix.io.readers import DUPLICATES_HELP
+from safetymix.cli.options import config_command, console
+from safetymix.train.config import TrainConfig
 
 
-@handle_errors
-def train_command(
-    data: str = typer.Argument(None, help="training file (the mix from safetymix mix, Alpaca JSON, ...)"),
-    model: str = typer.Option(None, help="Hugging Face causal LM name or local folder"),
-    duplicates: str = typer.Option(None, help=DUPLICATES_HELP),
-    out: str = typer.Option(
-        None, "--out", "-o", help="output folder: adapter or model, logs, resolved config"
-    ),
-    template: str = typer.Option(None, help="alpaca | chat (default: alpaca)"),
-    method: str = typer.Option(None, help="lora | full (default: lora)"),
-    lora_r: int = typer.Option(None, help="LoRA rank (default: 8)"),
-    lora_alpha: int = typer.Option(None, help="LoRA alpha (default: 16)"),
-    lora_dropout: float = typer.Option(None, help="LoRA dropout (default: 0.05)"),
-    lora_target_modules: str = typer.Option(
-        None, help="comma-separated module names, or all-linear (default: q_proj,v_proj)"
-    ),
-    epochs: float = typer.Option(None, help="training epochs (default: 3)"),
-    max_steps: int = typer.Option(None, help="stop after this many optimiser steps (overrides --epochs)"),
-    learning_rate: float = typer.Option(None, help="peak learning rate (default: 3e-4)"),
-    batch_size: int = typer.Option(None, help="examples per device and step (default: 4)"),
-    gradient_accumulation_steps: int = typer.Option(
-        None, help="micro-batches per optimiser step (default: 1)"
-    ),
-    max_length: int = typer.Option(None, help="tokens per example, longer ones are cut (default: 512)"),
-    logging_steps: int = typer.Option(None, help="steps between training-log entries (default: 10)"),
-    loss_kernel: str = typer.Option(
-        None, help="auto | trl | plain: TRL's fused LM-head loss or the model's own (default: auto)"
-    ),
-    probe_every: int = typer.Option(
-        None, help="safety probe at step 0 and every N steps: harmful refusal, over-refusal (default: off)"
-    ),
-    probe_max_drop: float = typer.Option(
-        None, help="points of harmful refusal below step 0 that trigger --probe-action"
-    ),
-    probe_action: str = typer.Option(None, help="warn | stop (default: warn)"),
-    device: str = typer.Option(None, help="auto | cpu | cuda (default: auto)"),
-    seed: int = typer.Option(None, help="seed (default: 0)"),
-    overwrite: bool = typer.Option(None, "--overwrite", help="write into a non-empty --out folder"),
-    config: Path = typer.Option(None, help="YAML file of TrainConfig fields (flags override it)"),
-) -> None:
+@config_command(TrainConfig, arguments=("data",))
+def train_command(cfg: TrainConfig) -> None:
     """Fine-tune MODEL on DATA and write the adapter (or model) to --out."""
-    from safetymix.train import TrainConfig, train
+    from safetymix.train import train
 
-    cfg = build_config(
-        TrainConfig,
-        config,
-        model=model,
-        data=data,
-        duplicates=duplicates,
-        output_dir=out,
-        template=template,
-        method=method,
-        lora_r=lora_r,
-        lora_alpha=lora_alpha,
-        lora_dropout=lora_dropout,
-        lora_target_modules=lora_target_modules,
-        num_train_epochs=epochs,
-        max_steps=max_steps,
-        learning_rate=learning_rate,
-        per_device_train_batch_size=batch_size,
-        gradient_accumulation_steps=gradient_accumulation_steps,
-        max_length=max_length,
-        logging_steps=logging_steps,
-        loss_kernel=loss_kernel,
-        probe_every=probe_every,
-        probe_max_drop=probe_max_drop,
-        probe_action=probe_action,
-        device=device,
-        seed=seed,
-        overwrite=overwrite,
-    )
     result = train(cfg, show_progress=True)
     first = "-" if result.first_loss is None else f"{result.first_loss:.4f}"
     final = "-" if result.final_loss is None else f"{result.final_loss:.4f}"

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from safetymix import __version__
 from safetymix.errors import ConfigError, DataFormatError
 from safetymix.eval.answers import generate_answers, loss_model, responses_from_file
 from safetymix.eval.config import EvalConfig
@@ -31,6 +30,7 @@ from safetymix.eval.suites import (
     suite_path,
 )
 from safetymix.eval.user_suites import UserSuite, parse_suite_arg, read_suite_yaml
+from safetymix.io.manifest import record_header
 from safetymix.judge.base import Judge, Verdict
 from safetymix.judge.registry import get_judge
 
@@ -307,8 +307,7 @@ def _evaluate(config: EvalConfig, given: dict[str, Judge], show_progress: bool) 
             f"{', '.join(contamination['contaminated_suites'])}; reported because allow_contamination is set"
         )
     return {
-        "safetymix_version": __version__,
-        "command": "eval",
+        **record_header("eval"),
         "config": config.model_dump(mode="json"),
         "data_root": str(Path(config.data_root) if config.data_root else default_data_root()),
         "suites": suites_out,

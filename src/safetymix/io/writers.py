@@ -9,10 +9,8 @@ default separators (``", "`` and ``": "``), keys in canonical order.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import secrets
 import shutil
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -29,6 +27,7 @@ from safetymix.io.encoders import (
     conversation,
     first_exchange,
 )
+from safetymix.io.manifest import temp_path
 from safetymix.schema import Example
 
 #: Columns beyond the texts that a written record may carry and a trainer config must map.
@@ -74,7 +73,7 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
         raise ConfigError(f"atomic_write mode must be one of {', '.join(_MODES)}; got {mode!r}")
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    tmp = temp_path(target)  # .NAME.<pid>-<hex>.tmp: a later run removes it if this one is killed
     # os.open with 0o666 lets the umask decide the permissions, as open() would do.
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
@@ -262,7 +261,9 @@ def encode_example(
     return RecordEncoder(format, path=path, array=_get_write_format(format).array)(ex, line)
 
 
-def write_encoded(path: str | Path, items: Iterable[bytes], format: str = "jsonl") -> Path:
+def write_encoded(
+    path: str | Path, items: Iterable[bytes], format: str = "jsonl", *, array: bool | None = None
+) -> Path:
     """Write items made by a :class:`RecordEncoder` for the same ``path``, atomically, in order.
 
     Returns
@@ -270,7 +271,8 @@ def write_encoded(path: str | Path, items: Iterable[bytes], format: str = "jsonl
     Path
         The file written.
     """
-    array = container_is_array(format, path)
+    if array is None:  # a staged temp file passes the container of the file it becomes
+        array = container_is_array(format, path)
     target = Path(path)
     with atomic_write(target, "wb") as fh:
         if array:
@@ -284,21 +286,6 @@ def write_encoded(path: str | Path, items: Iterable[bytes], format: str = "jsonl
         if array:
             fh.write(b"]\n" if fh.tell() == 1 else b"\n]\n")
     return target
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes, read in 1 MiB chunks (for manifests).
-
-    Examples
-    --------
-    >>> sha256_file("mix.jsonl")  # doctest: +SKIP
-    '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08'
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _get_write_format(name: str) -> WriteFormat:

@@ -32,50 +32,44 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from safetymix.errors import ConfigError
 from safetymix.report.aggregate import Aggregate, Estimate, Group, t_estimate
+from safetymix.stage_config import StageConfig
 
 
-class AdviseConfig(BaseModel):
-    """Options of ``safetymix advise``.
+class AdviseConfig(StageConfig):
+    """Options of ``safetymix advise``: the two targets and how evidence is read."""
 
-    Parameters
-    ----------
-    max_harmfulness : float or str
-        Target: harmfulness (share of harmful answers, in [0, 1]) at most this; ``"20%"``
-        is read as 0.2.
-    max_over_refusal_increase : float
-        Target: over-refusal at most this many percentage points above the benign-only model.
-    strategies : list of str, optional
-        Strategy labels to consider; default all in the run.
-    model : str, optional
-        Base model to advise on; default every model in the run, each on its own.
-    rule : {"upper", "mean"}
-        ``upper`` (default): the upper bounds of the intervals must meet the targets;
-        ``mean``: the means must.
-    basis : {"raw", "fit"}
-        Per-budget means over seeds (default) or the isotonic fit.
-    confidence : float
-        Coverage of the intervals (default 0.95).
-    n_resamples : int
-        Bootstrap resamples of the fit (default 2000).
-    seed : int
-        Seed of the bootstrap (default 0).
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    max_harmfulness: float = Field(..., ge=0.0, le=1.0, description="a rate (0.2) or a percentage ('20%')")
-    max_over_refusal_increase: float = Field(..., ge=-100.0, le=100.0)
-    strategies: list[str] | None = None
-    model: str | None = None
-    rule: Literal["upper", "mean"] = "upper"
-    basis: Literal["raw", "fit"] = "raw"
-    confidence: float = Field(0.95, gt=0.0, lt=1.0)
-    n_resamples: int = Field(2000, ge=100)
-    seed: int = 0
+    max_harmfulness: float = Field(
+        ...,
+        ge=0.0,
+        le=1.0,
+        description="target: harmfulness at most this rate ('0.2' or '20%')",
+        json_schema_extra={"cli_type": "str"},
+    )
+    max_over_refusal_increase: float = Field(
+        ...,
+        ge=-100.0,
+        le=100.0,
+        description="target: over-refusal at most this many points above benign-only",
+    )
+    strategies: list[str] | None = Field(
+        None,
+        description="strategy label to consider (repeatable; default: all)",
+        json_schema_extra={"flags": ["--strategy"]},
+    )
+    model: str | None = Field(None, description="base model to advise on (default: each model of the run)")
+    rule: Literal["upper", "mean"] = Field(
+        "upper", description="upper: the intervals' upper bounds must meet the targets; mean: the means"
+    )
+    basis: Literal["raw", "fit"] = Field(
+        "raw", description="raw: per-budget means over seeds; fit: isotonic fit on log budget"
+    )
+    confidence: float = Field(0.95, gt=0.0, lt=1.0, description="coverage of the intervals")
+    n_resamples: int = Field(2000, ge=100, description="bootstrap resamples of the fit")
+    seed: int = Field(0, ge=0, description="seed of the bootstrap")
 
     @field_validator("max_harmfulness", mode="before")
     @classmethod

@@ -15,7 +15,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from safetymix.errors import ConfigError
-from safetymix.schema import BEAVERTAILS_CATEGORIES, BEHAVIOURS, Behaviour, Example
+from safetymix.schema import BEAVERTAILS_CATEGORIES, Behaviour, Example
+from safetymix.select.params import BOOL, Behaviours, Interval, validate_params
 
 #: Behaviour types a "-B" strategy keeps unless told otherwise (the paper's choice).
 DEFAULT_BEHAVIOURS: tuple[str, ...] = (Behaviour.T1.value,)
@@ -174,16 +175,6 @@ class Pool:
         return np.flatnonzero(ok)
 
 
-def check_behaviours(behaviours: Sequence[str]) -> tuple[str, ...]:
-    """Validate behaviour names (T1..T4, unknown) and return them as a tuple."""
-    bad = [b for b in behaviours if b not in BEHAVIOURS]
-    if bad or not behaviours:
-        raise ConfigError(
-            f"behaviours must be a non-empty subset of {list(BEHAVIOURS)}; got {list(behaviours)}"
-        )
-    return tuple(dict.fromkeys(behaviours))
-
-
 class Strategy:
     """Base class. Subclasses set ``name`` and implement :meth:`_select`.
 
@@ -198,6 +189,14 @@ class Strategy:
     """
 
     name: ClassVar[str] = "base"
+    #: What the Pool must provide: any of "embeddings", "reference", "train_embeddings".
+    requires: ClassVar[frozenset[str]] = frozenset()
+    #: Keyword arguments this class takes and what is valid (:mod:`safetymix.select.params`).
+    _parameter_constraints: ClassVar[dict[str, Any]] = {
+        "seed": Interval(int, 0),
+        "behaviour_aware": BOOL,
+        "behaviours": Behaviours(),
+    }
 
     def __init__(
         self,
@@ -218,9 +217,9 @@ class Strategy:
         """Pick ``k`` examples of ``pool``; deterministic for (pool, k, seed)."""
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 0:
             raise ConfigError(f"k must be a non-negative int, got {k!r}")
-        if not isinstance(self.seed, (int, np.integer)) or isinstance(self.seed, bool):
-            raise ConfigError(f"seed must be an int, got {self.seed!r}")
-        behaviours = check_behaviours(self.behaviours) if self.behaviour_aware else None
+        validate_params(self)
+        # validated by the constraint table above; repeats dropped
+        behaviours = tuple(dict.fromkeys(self.behaviours)) if self.behaviour_aware else None
         candidates = pool.candidates(behaviours)
         rng = np.random.default_rng(int(self.seed))
         selection = Selection(
