@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint clean integrations
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -19,8 +19,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# LLaMA-Factory's and Axolotl's own venvs, read by tests/integrations (skipped without them)
+integrations:
+	bash .ci/integrations.sh
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks scripts
 
 clean:
-	rm -rf $(VENV) safetymix-demo
+	rm -rf $(VENV) .venv-integrations safetymix-demo

@@ -20,7 +20,7 @@ from pydantic import Field
 
 from safetymix.contamination import DEFAULT_THRESHOLD, EvalPrompt, find_overlaps, read_eval_prompts
 from safetymix.embed import DEFAULT_MODEL, Encoder
-from safetymix.errors import ConfigError, ContaminationError
+from safetymix.errors import ConfigError, ContaminationError, DataFormatError
 from safetymix.io import (
     DEFAULT_MAX_LINE_BYTES,
     WRITE_FORMATS,
@@ -32,7 +32,8 @@ from safetymix.io import (
 )
 from safetymix.io.manifest import temp_path
 from safetymix.io.progress import progress_bar
-from safetymix.io.writers import encode_example, write_encoded
+from safetymix.io.readers import DEFAULT_DUPLICATES, DUPLICATES_HELP
+from safetymix.io.writers import RecordEncoder, atomic_write, write_encoded
 from safetymix.schema import Example
 from safetymix.stage_config import StageConfig
 
@@ -41,8 +42,22 @@ class MixConfig(StageConfig):
     """Options of ``safetymix mix`` (CLI flags override a YAML file, which overrides these)."""
 
     format: Literal[tuple(WRITE_FORMATS)] = Field(  # type: ignore[valid-type]  # the one list
-        "alpaca", description="output format of the training file"
+        "alpaca",
+        description="output format of the training file; a .json name gets a JSON array, .jsonl JSON Lines",
     )
+    sharegpt_roles: Literal["human/gpt", "user/assistant"] = Field(
+        "human/gpt", description="speaker names of sharegpt turns: LLaMA-Factory's, or TRL's and Axolotl's"
+    )
+    lossy: Literal["error", "warn"] = Field(
+        "error",
+        description="an example the format cannot hold (non-alternating turns in alpaca): "
+        "refuse the mix, or write its first exchange and warn with the count",
+    )
+    emit_config: list[Literal["llamafactory", "axolotl", "trl"]] = Field(
+        default_factory=list,
+        description="write OUT.<trainer>.yaml, the trainer config that reads OUT (repeatable)",
+    )
+    duplicates: Literal["error", "drop", "keep"] = Field(DEFAULT_DUPLICATES, description=DUPLICATES_HELP)
     seed: int = Field(0, ge=0, description="seed of the shuffle")
     upsample: int = Field(1, ge=1, description="times each safety pick appears")
     eval_files: list[str] = Field(
@@ -97,9 +112,9 @@ def run_mix(
     The benign set streams: it is read chunk by chunk, each example is encoded once in the
     output format into a temporary spill file beside ``out`` (its byte offset kept, 8 bytes
     per row), checked against the evaluation prompts, and the mix is then written by copying
-    the spilled bytes in shuffled order. Memory holds the picks, the offsets and the
-    permutation, never the benign texts; the output is byte-identical to
-    ``write_examples(out, mix_examples(benign, picks, ...))``.
+    the spilled bytes in shuffled order. Memory holds the picks, the offsets, the
+    permutation and (unless ``duplicates="keep"``) each benign id, never the benign texts;
+    the output is byte-identical to ``write_examples(out, mix_examples(benign, picks, ...))``.
 
     Raises
     ------
@@ -116,11 +131,12 @@ def run_mix(
     if config.dataset_info:
         inputs["dataset_info"] = config.dataset_info
     run = RunRecord("mix", target, manifest_path(target), inputs)  # refuses --out = an input
-    if fmt == "alpaca" and target.suffix.lower() in (".jsonl", ".ndjson"):
-        raise ConfigError(
-            f"--format alpaca writes one JSON array, which a {target.suffix} file cannot hold; "
-            "name the output .json or use --format alpaca-jsonl"
-        )
+    from safetymix.integrations.configs import check_trainer
+
+    for trainer in config.emit_config:
+        check_trainer(trainer, fmt, config.sharegpt_roles)
+    if config.dataset_info:
+        check_trainer("llamafactory", fmt)
     with run:
         picks = read_examples(picks_path)
         pick_ids = {p.id for p in picks}
@@ -140,9 +156,13 @@ def run_mix(
         clash: set[str] = set()
         same_text: dict[str, str] = {}
         matches: list[dict] = []
+        encode = RecordEncoder(fmt, path=target, sharegpt_roles=config.sharegpt_roles, lossy="first-turn")
+        seen: dict[str, tuple[int, int]] = {}  # id -> (record, hash of its texts)
+        dropped = 0
+        label = "embedding benign set (contamination check)" if prompts else "reading benign set"
         try:
             with open(spill_path, "w+b") as spill:
-                # A benign set may hold exact duplicates (alpaca_en_demo has 14): each row is kept.
+                # A benign set may hold exact duplicates (alpaca_en_demo has 14): config.duplicates.
                 snapshot = FileSnapshot.take(benign_path) if Path(benign_path).is_file() else None
                 chunks = iter_chunks(
                     benign_path,
@@ -150,14 +170,19 @@ def run_mix(
                     max_line_bytes=max_line_bytes or DEFAULT_MAX_LINE_BYTES,
                     snapshot=snapshot,
                 )
-                with progress_bar("reading benign set", None, enabled=show_progress) as advance:
+                with progress_bar(label, None, enabled=show_progress) as advance:
                     for chunk in chunks:
+                        if config.duplicates != "keep":
+                            n_before = len(chunk)
+                            row0 = len(offsets) - 1 + dropped
+                            chunk = _drop_duplicates(chunk, seen, row0, config, benign_path)
+                            dropped += n_before - len(chunk)
                         for ex in chunk:
                             if ex.id in pick_ids:
                                 clash.add(ex.id)
                             elif (twin := pick_texts.get(_text_key(ex))) is not None:
                                 same_text[twin] = ex.id
-                            spill.write(encode_example(ex, fmt, path=target))
+                            spill.write(encode(ex))
                             offsets.append(spill.tell())
                         matches += overlaps(chunk)
                         advance(len(chunk))
@@ -180,7 +205,14 @@ def run_mix(
                     contamination["overridden"] = bool(matches) and config.allow_contamination
                 if matches and not config.allow_contamination:
                     raise ContaminationError(matches)
-                pick_bytes = [encode_example(p, fmt, path=target) for p in picks]
+                pick_bytes = [encode(p) for p in picks]
+                if encode.lossy_ids and config.lossy == "error":
+                    reasons = "; ".join(f"{n} with {why}" for why, n in sorted(encode.lossy_reasons.items()))
+                    raise ConfigError(
+                        f"{len(encode.lossy_ids)} example(s) cannot be held by format {fmt!r} ({reasons}), "
+                        f"e.g. {encode.lossy_ids[:3]}; use --format sharegpt, messages or jsonl to keep "
+                        "them, or --lossy warn to write their first exchange only"
+                    )
                 # Rows as mix_examples orders them: benign rows, then each pick upsample times.
                 rows = n_benign + len(picks) * config.upsample
                 order = np.random.default_rng(config.seed).permutation(rows)
@@ -193,24 +225,113 @@ def run_mix(
                         else:
                             yield pick_bytes[(i - n_benign) // config.upsample]
 
-                write_encoded(run.staged, items(), fmt)
+                write_encoded(run.staged, items(), fmt, array=encode.array)
         finally:
             spill_path.unlink(missing_ok=True)
-        if config.dataset_info:
-            write_dataset_info(config.dataset_info, config.dataset_name or target.stem, target, fmt)
+        warnings = []
+        if encode.lossy_ids:
+            warnings.append(
+                f"{len(encode.lossy_ids)} example(s) written as their first exchange only: "
+                f"{fmt} cannot hold their turns"
+            )
+        if dropped:
+            warnings.append(f"dropped {dropped} duplicate benign record(s) (--duplicates keep keeps them)")
+        dataset_info = config.dataset_info
+        if dataset_info is None and "llamafactory" in config.emit_config:
+            dataset_info = str(target.parent)  # LLaMA-Factory needs an entry: beside the mix
+        name = config.dataset_name or target.stem
+        if dataset_info:
+            write_dataset_info(
+                dataset_info,
+                name,
+                target,
+                fmt,
+                columns=encode.columns,
+                sharegpt_roles=config.sharegpt_roles,
+            )
+            if fmt == "jsonl" and encode.multi_turn:
+                warnings.append(
+                    f"LLaMA-Factory reads only the first exchange of the {encode.multi_turn} multi-turn "
+                    "example(s) from a jsonl entry; --format sharegpt or messages keeps every turn"
+                )
+        emitted = {}
+        for trainer in config.emit_config:
+            emitted[trainer] = str(
+                _emit_config(trainer, target, config, encode.columns, dataset_info, name, warnings)
+            )
         manifest = run.commit(
             {
                 "output": {"format": fmt},
                 "counts": {
                     "benign": n_benign,
+                    "benign_duplicates_dropped": dropped,
                     "picks": len(picks),
                     "upsample": config.upsample,
                     "total": rows,
                     "safety_share": round(len(picks) * config.upsample / max(rows, 1), 6),
                 },
+                "columns": sorted(encode.columns),
+                "lossy": {"count": len(encode.lossy_ids), "reasons": dict(encode.lossy_reasons)}
+                | {"ids": encode.lossy_ids[:100]},
+                "multi_turn": encode.multi_turn,
+                "warnings": warnings,
+                "trainer_configs": emitted,
                 "picks": [{"id": p.id, "reason": p.extra.get("reason")} for p in picks],
                 "contamination": contamination,
                 "config": config.model_dump(),
             }
         )
     return manifest
+
+
+def _drop_duplicates(
+    chunk: list[Example], seen: dict[str, tuple[int, int]], row0: int, config: MixConfig, path: str | Path
+) -> list[Example]:
+    """The chunk less the records identical to earlier ones; a clash of ids with other texts raises."""
+    kept = []
+    for i, ex in enumerate(chunk):
+        texts = hash((ex.instruction, ex.input, ex.response))
+        first = seen.get(ex.id)
+        if first is None:
+            seen[ex.id] = (row0 + i + 1, texts)
+            kept.append(ex)
+            continue
+        same = first[1] == texts
+        if same and config.duplicates == "drop":
+            continue
+        hint = " (identical texts; --duplicates drop drops it, keep keeps it)" if same else ""
+        raise DataFormatError(
+            f"duplicate id {ex.id!r} at record {first[0]} and record {row0 + i + 1}{hint}",
+            path=path,
+            field="id",
+        )
+    return kept
+
+
+def _emit_config(
+    trainer: str,
+    target: Path,
+    config: MixConfig,
+    columns: set[str],
+    dataset_info: str | None,
+    name: str,
+    warnings: list[str],
+) -> Path:
+    from safetymix.integrations.configs import config_path, fragment_yaml, trainer_config
+    from safetymix.io.dataset_info import dataset_info_path
+
+    folder = dataset_info_path(dataset_info).parent if dataset_info else None
+    fragment, notes = trainer_config(
+        trainer,
+        target,
+        config.format,
+        columns=columns,
+        sharegpt_roles=config.sharegpt_roles,
+        dataset_dir=folder,
+        dataset_name=name,
+    )
+    warnings += notes
+    path = config_path(target, trainer)
+    with atomic_write(path) as fh:
+        fh.write(fragment_yaml(trainer, fragment, target))
+    return path

@@ -27,10 +27,8 @@ def test_mix_keeps_every_benign_example_once(tmp_path, datasets):
     picks_path = tmp_path / "picks.jsonl"
     write_picks(picks_path)
     out = tmp_path / "train.json"
-    assert (
-        main(["mix", str(benign_path), str(picks_path), "--out", str(out), "--upsample", "2", "--seed", "3"])
-        == 0
-    )
+    args = ["mix", str(benign_path), str(picks_path), "--out", str(out), "--upsample", "2", "--seed", "3"]
+    assert main([*args, "--duplicates", "keep"]) == 0
     rows = json.loads(out.read_text())
     benign = read_examples(benign_path, duplicates="keep")  # 14 exact duplicates in this file
     assert len(rows) == len(benign) + 10
@@ -40,6 +38,7 @@ def test_mix_keeps_every_benign_example_once(tmp_path, datasets):
     manifest = json.loads((tmp_path / "train.json.manifest.json").read_text())
     assert manifest["counts"] == {
         "benign": 999,
+        "benign_duplicates_dropped": 0,
         "picks": 5,
         "upsample": 2,
         "total": 1009,
@@ -50,9 +49,16 @@ def test_mix_keeps_every_benign_example_once(tmp_path, datasets):
     # same inputs + seed -> same bytes; another seed -> another order
     out2 = tmp_path / "train2.json"
     main(["mix", str(benign_path), str(picks_path), "--out", str(out2), "--upsample", "2", "--seed", "3"])
-    assert out.read_bytes() == out2.read_bytes()
-    main(["mix", str(benign_path), str(picks_path), "--out", str(out2), "--upsample", "2", "--seed", "4"])
+    assert out.read_bytes() != out2.read_bytes()  # the default drops the 14 duplicates
+    manifest = json.loads((tmp_path / "train2.json.manifest.json").read_text())
+    assert manifest["counts"]["benign"] == 985 and manifest["counts"]["benign_duplicates_dropped"] == 14
+    assert len(json.loads(out2.read_text())) == 985 + 10
+    assert manifest["warnings"] == ["dropped 14 duplicate benign record(s) (--duplicates keep keeps them)"]
+    main([*args, "--duplicates", "keep"])
+    assert out.read_bytes() == json.dumps(rows, ensure_ascii=False, indent=2).encode() + b"\n"
+    main([*args[:-1], "4", "--duplicates", "keep", "--out", str(out2)])
     assert out.read_bytes() != out2.read_bytes()
+    assert main([*args, "--duplicates", "error"]) == 1
 
 
 def test_mix_refuses_planted_xstest_prompt(tmp_path, datasets, capsys):

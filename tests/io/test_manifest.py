@@ -135,13 +135,13 @@ def test_broken_texts_are_one_line_errors(tmp_path, text, message):
         read_examples(path)
 
 
-def test_alpaca_array_into_a_jsonl_name_is_refused(files, tmp_path, capsys):
+def test_alpaca_into_a_jsonl_name_is_json_lines(files, tmp_path):
+    # issue 13: the file name decides the container (.json: one array, .jsonl: JSON Lines)
     benign, picks = files
-    assert (
-        main(["mix", str(benign), str(picks), "--out", str(tmp_path / "x.jsonl"), "--format", "alpaca"]) == 1
-    )
-    assert "--format alpaca-jsonl" in capsys.readouterr().err
-    assert not (tmp_path / "x.jsonl").exists()
+    out = tmp_path / "x.jsonl"
+    assert main(["mix", str(benign), str(picks), "--out", str(out), "--format", "alpaca"]) == 0
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 6 and all(set(json.loads(x)) == {"instruction", "input", "output"} for x in lines)
 
 
 def test_same_text_under_two_ids_is_not_mixed_twice(files, tmp_path, capsys):

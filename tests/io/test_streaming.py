@@ -186,11 +186,11 @@ def test_parquet_changed_between_batches(tmp_path: Path) -> None:
 @pytest.mark.parametrize("fmt", ["alpaca", "jsonl", "sharegpt"])
 def test_streaming_mix_writes_the_in_memory_bytes(tmp_path: Path, fmt: str) -> None:
     benign_path = write_jsonl(tmp_path / "benign.jsonl", 257)
-    with open(benign_path, "a", encoding="utf-8") as fh:  # an exact duplicate row is kept twice
+    with open(benign_path, "a", encoding="utf-8") as fh:  # an exact duplicate row, kept twice
         fh.write(json.dumps({"id": "r7", "instruction": "question 7", "output": "answer 7"}) + "\n")
     picks = [make_example(f"harmful {i}?", "I can't help with that.", behaviour="T1") for i in range(5)]
     picks_path = write_examples(tmp_path / "picks.jsonl", picks)
-    cfg = MixConfig(format=fmt, seed=3, upsample=2)
+    cfg = MixConfig(format=fmt, seed=3, upsample=2, duplicates="keep")
     manifest = run_mix(benign_path, picks_path, tmp_path / "out", cfg, chunk_size=50)
     expected = tmp_path / "expected"
     benign = read_examples(benign_path, duplicates="keep")
@@ -202,3 +202,7 @@ def test_streaming_mix_writes_the_in_memory_bytes(tmp_path: Path, fmt: str) -> N
     with pytest.raises(ConfigError, match="1 pick\\(s\\) are already in the benign set, e.g. \\['r0'\\]"):
         run_mix(benign_path, clash, tmp_path / "out2", cfg, chunk_size=50)
     assert not (tmp_path / "out2").exists()
+    dropped = run_mix(benign_path, picks_path, tmp_path / "out3", MixConfig(format=fmt), chunk_size=50)
+    assert dropped["counts"]["benign"] == 257 and dropped["counts"]["benign_duplicates_dropped"] == 1
+    with pytest.raises(DataFormatError, match="duplicate id 'r7' at record 8 and record 258"):
+        run_mix(benign_path, picks_path, tmp_path / "out4", MixConfig(format=fmt, duplicates="error"))

@@ -148,11 +148,18 @@ def test_dataset_info_entries_and_merge(tmp_path: Path) -> None:
         "file_name": "chat.jsonl",
         "formatting": "sharegpt",
         "columns": {"messages": "conversations"},
-        "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"},
+        "tags": {
+            "role_tag": "from",
+            "content_tag": "value",
+            "system_tag": "system",
+            "user_tag": "human",
+            "assistant_tag": "gpt",
+        },
     }
     assert registry["oai"]["tags"] == {
         "role_tag": "role",
         "content_tag": "content",
+        "system_tag": "system",
         "user_tag": "user",
         "assistant_tag": "assistant",
     }
@@ -177,10 +184,29 @@ def test_dataset_info_errors(tmp_path: Path) -> None:
     with pytest.raises(DataFormatError, match="expected a JSON object of entries, got list"):
         write_dataset_info(info, "x", "x.json", "alpaca")
     assert info.read_text() == "[]"
+    with pytest.raises(ConfigError, match="LLaMA-Factory cannot read format 'prompt-completion'"):
+        write_dataset_info(tmp_path, "x", "x.jsonl", "prompt-completion")
+
+
+def test_dataset_info_folder_names(tmp_path: Path) -> None:
+    # "nosuchdir/" (or any name that is not a .json file) is LLaMA-Factory's dataset_dir.
+    write_dataset_info(f"{tmp_path}/nosuchdir/", "a", "a.json", "alpaca")
+    write_dataset_info(tmp_path / "other", "b", "b.json", "alpaca")
+    assert (tmp_path / "nosuchdir" / "dataset_info.json").is_file()
+    assert json.loads((tmp_path / "other" / "dataset_info.json").read_text())["b"]["file_name"] == "b.json"
+    write_dataset_info(tmp_path / "named.json", "c", "c.json", "alpaca")
+    assert (tmp_path / "named.json").is_file()
 
 
 def test_write_formats_are_listed() -> None:
-    assert list(WRITE_FORMATS) == ["jsonl", "alpaca", "alpaca-jsonl", "sharegpt", "messages"]
+    assert list(WRITE_FORMATS) == [
+        "jsonl",
+        "alpaca",
+        "alpaca-jsonl",
+        "sharegpt",
+        "messages",
+        "prompt-completion",
+    ]
 
 
 _text = st.text(max_size=40)

@@ -32,6 +32,10 @@ def mix_command(
         f"wrote {c['total']} examples ({c['benign']} benign + {c['picks']} picks x {c['upsample']}, "
         f"safety share {c['safety_share']:.2%}) -> {out}; manifest {manifest_path(out)}"
     )
+    for trainer, path in manifest["trainer_configs"].items():
+        console.print(f"{trainer} config: {path}")
+    for warning in manifest["warnings"]:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
     if manifest["contamination"].get("overridden"):
         console.print(
             f"[yellow]warning:[/yellow] {len(manifest['contamination']['matches'])} contaminated pair(s) "

@@ -10,12 +10,17 @@ the functions, so importing this package is cheap.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 from safetymix.generate.config import ENGINES, SETTING_KEYS, GenerateConfig, resolve_config
 from safetymix.generate.hf import generate_responses, load_model
 from safetymix.schema import Example
+
+logger = logging.getLogger(__name__)
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "ENGINES",
@@ -60,34 +65,105 @@ def generate(config: GenerateConfig, *, show_progress: bool = False) -> list[dic
     >>> records = generate(cfg)  # doctest: +SKIP
     >>> records[0]["generation"]["num_beams"]  # doctest: +SKIP
     4
+
+    Notes
+    -----
+    Long runs keep their work: with ``output`` set, each batch is appended to
+    ``.<output>.partial`` as it finishes; at the end the records are written to ``output``
+    in prompt order (atomically) and the partial file is removed. A run that stops halfway
+    resumes from the partial file: the same command generates only the prompts it lacks
+    (with the same settings; other settings raise).
     """
+    from safetymix.hub import check_hub_model
     from safetymix.io import read_prompts
+    from safetymix.io.progress import progress_bar, quiet_third_party_bars
 
     resolved = resolve_config(config)
     prompts = read_prompts(config.prompts)
     if config.limit is not None:
         prompts = prompts[: config.limit]
-    if resolved.engine == "vllm":
+    settings = resolved.settings()
+    partial = partial_path(config.output) if config.output is not None else None
+    done = _resume(partial, prompts, settings) if partial is not None else {}
+    todo = [ex for ex in prompts if ex.id not in done]
+    if todo and resolved.engine == "vllm":
         from safetymix.generate.vllm_engine import generate_vllm
 
-        responses = generate_vllm(resolved, prompts, show_progress=show_progress)
-    else:
-        model, tokenizer = load_model(resolved)
-        responses = generate_responses(
-            model,
-            tokenizer,
-            prompts,
-            template=resolved.template or "alpaca",
-            num_beams=resolved.num_beams,
-            max_new_tokens=resolved.max_new_tokens,
-            batch_size=resolved.batch_size,
-            show_progress=show_progress,
-        )
-    settings = resolved.settings()
-    records = [_record(ex, text, settings) for ex, text in zip(prompts, responses, strict=True)]
+        responses = generate_vllm(resolved, todo, show_progress=show_progress)
+        done.update({ex.id: _record(ex, t, settings) for ex, t in zip(todo, responses, strict=True)})
+    elif todo:
+        check_hub_model(resolved.model)  # offline: fail now, not after a minute of retries
+        with quiet_third_party_bars(show_progress):
+            model, tokenizer = load_model(resolved)
+        fh = open(partial, "a", encoding="utf-8") if partial is not None else None  # noqa: SIM115
+        try:
+            bar = progress_bar(
+                "generate", len(prompts), enabled=show_progress, unit="prompts", completed=len(done)
+            )
+            with bar as advance:
+
+                def keep(batch: list[int], texts: list[str]) -> None:
+                    for i, text in zip(batch, texts, strict=True):
+                        rec = _record(todo[i], text, settings)
+                        done[todo[i].id] = rec
+                        if fh is not None:
+                            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                    if fh is not None:
+                        fh.flush()
+                    advance(len(batch))
+
+                generate_responses(
+                    model,
+                    tokenizer,
+                    todo,
+                    template=resolved.template or "alpaca",
+                    num_beams=resolved.num_beams,
+                    max_new_tokens=resolved.max_new_tokens,
+                    batch_size=resolved.batch_size,
+                    on_batch=keep,
+                )
+        finally:
+            if fh is not None:
+                fh.close()
+    records = [done[ex.id] for ex in prompts]
     if config.output is not None:
         _write(Path(config.output), records, resolved)
+        if partial is not None:
+            partial.unlink(missing_ok=True)
     return records
+
+
+def partial_path(output: str | Path) -> Path:
+    """Where a run writes its batches before the output is complete: ``.<output>.partial``."""
+    out = Path(output)
+    return out.with_name(f".{out.name}.partial")
+
+
+def _resume(partial: Path, prompts: list[Example], settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Records already generated (by prompt id); a torn last line is cut off."""
+    from safetymix.errors import ConfigError
+
+    if not partial.is_file():
+        return {}
+    data = partial.read_bytes()
+    keep_to = data.rfind(b"\n") + 1  # a run killed mid-write leaves a torn last line
+    if keep_to < len(data):
+        with open(partial, "r+b") as fh:
+            fh.truncate(keep_to)
+    ids = {ex.id for ex in prompts}
+    done: dict[str, dict[str, Any]] = {}
+    for line in data[:keep_to].decode("utf-8").splitlines():
+        rec = json.loads(line)
+        if rec.get("generation") != settings:
+            raise ConfigError(
+                f"{partial} holds responses made with other settings ({rec.get('generation')}); "
+                "rerun with those settings to resume, or delete it to start over"
+            )
+        if rec.get("id") in ids:
+            done[rec["id"]] = rec
+    if done:
+        logger.info("resuming: %d of %d prompts already in %s", len(done), len(prompts), partial)
+    return done
 
 
 def _record(ex: Example, response: str, settings: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ ids from that mask, so a prompt gets the same greedy answer whatever batch it si
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ def generate_responses(
     max_new_tokens: int = 256,
     batch_size: int = 8,
     show_progress: bool = False,
+    on_batch: Callable[[list[int], list[str]], None] | None = None,
 ) -> list[str]:
     """Generate a response for each prompt with a model already in memory.
 
@@ -45,6 +46,9 @@ def generate_responses(
     batch_size : int, default 8
         Prompts are sorted by length to batch similar lengths; the output keeps input order.
     show_progress : bool, default False
+    on_batch : callable, optional
+        Called after each batch with the batch's positions in ``prompts`` and their
+        responses, so a caller can write each batch as it finishes.
 
     Returns
     -------
@@ -99,6 +103,8 @@ def generate_responses(
         texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         for i, text in zip(batch, texts, strict=True):
             out[i] = text.strip()
+        if on_batch is not None:
+            on_batch(list(batch), [out[i] for i in batch])
     return out
 
 

@@ -16,13 +16,15 @@ Run records
 
 from __future__ import annotations
 
-from safetymix.io.formats import READ_FORMATS, WRITE_FORMATS
+from safetymix.io.dataset_info import write_dataset_info
+from safetymix.io.encoders import WRITE_FORMATS
+from safetymix.io.formats import READ_FORMATS
 from safetymix.io.guard import DEFAULT_MAX_LINE_BYTES, FileSnapshot
 from safetymix.io.manifest import RunRecord, sha256_file, write_json
 from safetymix.io.readers import MissingFileError, iter_examples, read_examples, read_prompts
 from safetymix.io.stream import iter_chunks, scan_examples
 from safetymix.io.textfiles import json_records
-from safetymix.io.writers import atomic_write, write_dataset_info, write_examples
+from safetymix.io.writers import atomic_write, write_examples
 
 __all__ = [
     "DEFAULT_MAX_LINE_BYTES",

@@ -1,18 +1,17 @@
-"""Record layouts: how one record of each supported format maps to and from :class:`Example`.
+"""Record layouts: how one record of each supported format maps to :class:`~safetymix.schema.Example`.
 
 This module knows nothing about files. :mod:`safetymix.io.readers` finds the records in a
 file (with their line numbers), picks a :class:`Layout` with :func:`detect_layout` and hands
-each record to :class:`safetymix.io.records.RecordParser`; :mod:`safetymix.io.writers` turns
-examples into records with the encoders listed in :data:`WRITE_FORMATS`.
+each record to :class:`safetymix.io.records.RecordParser`. Writing the other way is
+:mod:`safetymix.io.encoders`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
 
-from safetymix.schema import CANONICAL_FIELDS, Example
+from safetymix.schema import CANONICAL_FIELDS
 
 #: Names accepted by ``read_examples(format=...)``. Container names pick how the file is
 #: parsed and detect the record layout from its keys; layout names fix the layout and take
@@ -136,92 +135,3 @@ def layout_error(keys: Collection[str], format: str | None) -> str:
     if len(keys) == 1:
         hint = " (a one-column file without a header is a prompt list: use read_prompts())"
     return f"unrecognised record layout; found keys [{found}], expected {expected}{hint}"
-
-
-# -- writing ------------------------------------------------------------------------------------
-
-
-def to_canonical(ex: Example) -> dict[str, Any]:
-    """The canonical record: :meth:`Example.to_dict` (canonical fields, then ``extra``)."""
-    return ex.to_dict()
-
-
-def to_alpaca(ex: Example) -> dict[str, Any]:
-    """``{"instruction", "input", "output"}``."""
-    return {"instruction": ex.instruction, "input": ex.input, "output": ex.response}
-
-
-def to_sharegpt(ex: Example) -> dict[str, Any]:
-    """One human turn (:attr:`Example.prompt`) and one gpt turn.
-
-    The input follows the instruction after a single ``"\\n"``, as LLaMA-Factory's
-    ``AlpacaDatasetConverter`` joins ``prompt`` and ``query``, so training on the alpaca and
-    the sharegpt file of the same examples sees the same text.
-    """
-    turns = [{"from": "human", "value": ex.prompt}, {"from": "gpt", "value": ex.response}]
-    return {"conversations": turns}
-
-
-def to_messages(ex: Example) -> dict[str, Any]:
-    """One user and one assistant message (OpenAI chat layout); prompt as in :func:`to_sharegpt`."""
-    turns = [{"role": "user", "content": ex.prompt}, {"role": "assistant", "content": ex.response}]
-    return {"messages": turns}
-
-
-@dataclass(frozen=True)
-class WriteFormat:
-    """An output format: the record encoder, the container and the LLaMA-Factory entry.
-
-    Parameters
-    ----------
-    encode : callable
-        ``Example -> dict``.
-    array : bool
-        Write one indented JSON array (``True``) or JSON Lines (``False``).
-    llamafactory : dict
-        The ``dataset_info.json`` entry, less ``file_name``.
-    """
-
-    encode: Callable[[Example], dict[str, Any]]
-    array: bool
-    llamafactory: dict[str, Any]
-
-
-_ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output"}
-
-#: Output formats of :func:`safetymix.io.write_examples`.
-WRITE_FORMATS: dict[str, WriteFormat] = {
-    "jsonl": WriteFormat(
-        to_canonical,
-        False,
-        {
-            "formatting": "alpaca",
-            "columns": {"prompt": "instruction", "query": "input", "response": "response"},
-        },
-    ),
-    "alpaca": WriteFormat(to_alpaca, True, {"formatting": "alpaca", "columns": _ALPACA_COLUMNS}),
-    "alpaca-jsonl": WriteFormat(to_alpaca, False, {"formatting": "alpaca", "columns": _ALPACA_COLUMNS}),
-    "sharegpt": WriteFormat(
-        to_sharegpt,
-        False,
-        {
-            "formatting": "sharegpt",
-            "columns": {"messages": "conversations"},
-            "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"},
-        },
-    ),
-    "messages": WriteFormat(
-        to_messages,
-        False,
-        {
-            "formatting": "sharegpt",
-            "columns": {"messages": "messages"},
-            "tags": {
-                "role_tag": "role",
-                "content_tag": "content",
-                "user_tag": "user",
-                "assistant_tag": "assistant",
-            },
-        },
-    ),
-}

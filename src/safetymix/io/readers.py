@@ -34,6 +34,15 @@ _EXTENSIONS = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "
 _EXTENSIONS.update({".parquet": "parquet", ".txt": "txt"})
 _HUB_NAME = re.compile(r"^[\w.-]+/[\w.-]+$")
 DUPLICATE_POLICIES: tuple[str, ...] = ("error", "drop", "keep")
+#: What ``select``, ``mix`` and ``train`` do with the duplicates of their main input by
+#: default: drop the later copies of identical records (public sets carry exact duplicates,
+#: alpaca_en_demo 14); records that share an id but differ still fail.
+DEFAULT_DUPLICATES = "drop"
+#: The ``--duplicates`` help text, one for every command.
+DUPLICATES_HELP = (
+    "error | drop | keep: a record identical to an earlier one fails, is dropped (counted), "
+    f"or is kept (default: {DEFAULT_DUPLICATES}; records that share an id but differ always fail)"
+)
 
 
 class MissingFileError(DataFormatError, FileNotFoundError):

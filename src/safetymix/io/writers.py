@@ -1,4 +1,4 @@
-"""Write examples and LLaMA-Factory registry entries; every write is atomic.
+"""Write examples; every write is atomic (LLaMA-Factory registry entries: :mod:`.dataset_info`).
 
 Files are written to a temporary file in the target folder and moved over the target with
 :func:`os.replace` only when complete, so a crash or an exception leaves either the old
@@ -9,19 +9,29 @@ default separators (``", "`` and ``": "``), keys in canonical order.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import shutil
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 from safetymix.errors import ConfigError, DataFormatError
-from safetymix.io.formats import WRITE_FORMATS, WriteFormat
+from safetymix.io.encoders import (
+    SHAREGPT_ROLE_NAMES,
+    WRITE_FORMATS,
+    Unrepresentable,
+    WriteFormat,
+    conversation,
+    first_exchange,
+)
 from safetymix.io.manifest import temp_path
 from safetymix.schema import Example
+
+#: Columns beyond the texts that a written record may carry and a trainer config must map.
+OPTIONAL_COLUMNS: tuple[str, ...] = ("system", "history", "tools")
 
 _MODES = ("w", "wb")
 
@@ -88,25 +98,41 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
         raise
 
 
-def write_examples(path: str | Path, examples: Iterable[Example], format: str = "jsonl") -> Path:
+def write_examples(
+    path: str | Path,
+    examples: Iterable[Example],
+    format: str = "jsonl",
+    *,
+    sharegpt_roles: str = "human/gpt",
+    lossy: str = "error",
+) -> Path:
     """Write examples in one of :data:`WRITE_FORMATS`, atomically and byte-reproducibly.
 
     Parameters
     ----------
     path : str or Path
-        Output file; replaced if it exists.
+        Output file; replaced if it exists. A ``.json`` name gets one JSON array (indent 2),
+        a ``.jsonl`` name JSON Lines, any other name the format's default container.
     examples : iterable of Example
         Written in the given order.
     format : str, default "jsonl"
         ``"jsonl"``: canonical records (:meth:`Example.to_dict`, ``extra`` included) that
-        :func:`~safetymix.io.read_examples` reads back unchanged. ``"alpaca"``: one JSON
-        array (indent 2) of ``{instruction, input, output}``. ``"alpaca-jsonl"``: the same
-        records as JSON Lines. ``"sharegpt"``: JSON Lines of
-        ``{"conversations": [{"from": "human", ...}, {"from": "gpt", ...}]}``.
-        ``"messages"``: JSON Lines of ``{"messages": [{"role": "user", ...},
-        {"role": "assistant", ...}]}``. The chat formats send :attr:`Example.prompt`
-        (instruction, ``"\\n"``, input), which is how LLaMA-Factory joins an alpaca
-        instruction and input; ids, labels and ``extra`` are not written by them.
+        :func:`~safetymix.io.read_examples` reads back unchanged. ``"alpaca"`` (default
+        container: a JSON array) and ``"alpaca-jsonl"`` (JSON Lines): ``{instruction, input,
+        output}`` plus ``system`` and LLaMA-Factory's ``history`` pairs where present.
+        ``"sharegpt"``: ``{"conversations": [{"from", "value"}, ...]}``. ``"messages"``:
+        ``{"messages": [{"role", "content"}, ...]}``. ``"prompt-completion"``: TRL's
+        conversational ``{"prompt": [...], "completion": [...]}``. The chat formats keep
+        the system prompt (as the first turn) and every turn of a multi-turn example, and
+        send :attr:`Example.prompt` (instruction, ``"\\n"``, input) as the user turn, which
+        is how LLaMA-Factory joins an alpaca instruction and input; ids, labels and other
+        ``extra`` keys are written only by ``"jsonl"``.
+    sharegpt_roles : {"human/gpt", "user/assistant"}, default "human/gpt"
+        Speaker names of ``"sharegpt"`` turns: LLaMA-Factory's, or the chat-template names
+        TRL and Axolotl's ``chat_template`` expect.
+    lossy : {"error", "first-turn"}, default "error"
+        What to do with an example the format cannot hold (turns that do not alternate, for
+        alpaca): raise, or write its first exchange (and system prompt) only.
 
     Returns
     -------
@@ -116,10 +142,11 @@ def write_examples(path: str | Path, examples: Iterable[Example], format: str = 
     Raises
     ------
     ConfigError
-        Unknown ``format``.
+        Unknown ``format``, ``sharegpt_roles`` or ``lossy``.
     DataFormatError
         An example cannot be encoded (a lone surrogate in a text, a value in ``extra``
-        that JSON cannot hold); ``line`` is the output line (or array item) of that example.
+        that JSON cannot hold, turns the format cannot hold with ``lossy="error"``);
+        ``line`` is the output line (or array item) of that example.
 
     Examples
     --------
@@ -127,20 +154,102 @@ def write_examples(path: str | Path, examples: Iterable[Example], format: str = 
     PosixPath('mix.jsonl')
     """
     target = Path(path)
-    return write_encoded(
-        target, (encode_example(ex, format, path=target, line=i + 1) for i, ex in enumerate(examples)), format
-    )
+    enc = RecordEncoder(format, path=target, sharegpt_roles=sharegpt_roles, lossy=lossy)
+    return write_encoded(target, (enc(ex, line=i + 1) for i, ex in enumerate(examples)), format)
+
+
+def container_is_array(format: str, path: str | Path | None) -> bool:
+    """``.json`` -> one JSON array, ``.jsonl``/``.ndjson`` -> JSON Lines, else the format's default."""
+    suffix = Path(path).suffix.lower() if path is not None else ""
+    if suffix == ".json":
+        return True
+    if suffix in (".jsonl", ".ndjson"):
+        return False
+    return _get_write_format(format).array
+
+
+class RecordEncoder:
+    """Encode the examples of one output file; count what the format could not hold.
+
+    Parameters
+    ----------
+    format : str
+        A :data:`WRITE_FORMATS` name.
+    path : str or Path, optional
+        The file written, for messages and for the container (:func:`container_is_array`);
+        None gives the format's default container.
+    sharegpt_roles, lossy
+        As in :func:`write_examples`.
+    array : bool, optional
+        Force the container (a streaming writer appending JSON Lines passes ``False``).
+
+    Attributes
+    ----------
+    columns : set of str
+        The :data:`OPTIONAL_COLUMNS` written so far (what a trainer config must map).
+    lossy_ids : list of str
+        Examples written as their first exchange only, with :attr:`lossy_reasons` counted.
+    multi_turn : int
+        Examples with more than one exchange.
+    """
+
+    def __init__(
+        self,
+        format: str = "jsonl",
+        *,
+        path: str | Path | None = None,
+        sharegpt_roles: str = "human/gpt",
+        lossy: str = "error",
+        array: bool | None = None,
+    ) -> None:
+        self.format = format
+        self.spec = _get_write_format(format)
+        if sharegpt_roles not in SHAREGPT_ROLE_NAMES:
+            valid = ", ".join(SHAREGPT_ROLE_NAMES)
+            raise ConfigError(f"unknown sharegpt_roles {sharegpt_roles!r}; valid: {valid}")
+        if lossy not in ("error", "first-turn"):
+            raise ConfigError(f"lossy must be 'error' or 'first-turn', got {lossy!r}")
+        self.path = path
+        self.roles = sharegpt_roles
+        self.lossy = lossy
+        self.array = container_is_array(format, path) if array is None else array
+        self.columns: set[str] = set()
+        self.lossy_ids: list[str] = []
+        self.lossy_reasons: Counter[str] = Counter()
+        self.multi_turn = 0
+
+    def __call__(self, ex: Example, line: int | None = None) -> bytes:
+        """The bytes of one example: a JSON line with its newline, or an indented array item."""
+        try:
+            conv = conversation(ex)
+            try:
+                rec = self.spec.encode(ex, conv, self.roles)
+            except Unrepresentable as err:
+                if self.lossy == "error":
+                    msg = f"example {ex.id!r} has {err.reason}, which {self.format} cannot hold"
+                    raise DataFormatError(msg, path=self.path, line=line) from None
+                self.lossy_ids.append(ex.id)
+                self.lossy_reasons[err.reason] += 1
+                rec = self.spec.encode(ex, first_exchange(ex, conv), self.roles)
+            self.multi_turn += conv.multi_turn
+            self.columns.update(c for c in OPTIONAL_COLUMNS if c in rec)
+            if self.array:
+                item = json.dumps(rec, ensure_ascii=False, indent=2, allow_nan=False)
+                text = "  " + item.replace("\n", "\n  ")
+            else:
+                text = json.dumps(rec, ensure_ascii=False, allow_nan=False) + "\n"
+            return text.encode("utf-8")
+        except (TypeError, ValueError) as err:  # UnicodeEncodeError is a ValueError
+            if isinstance(err, DataFormatError):
+                raise
+            msg = f"example {ex.id!r} cannot be written as {self.format}: {err}"
+            raise DataFormatError(msg, path=self.path, line=line) from err
 
 
 def encode_example(
     ex: Example, format: str = "jsonl", *, path: str | Path | None = None, line: int | None = None
 ) -> bytes:
-    """The bytes :func:`write_examples` writes for one example, less the array punctuation.
-
-    For JSON Lines formats that is the line with its newline; for ``"alpaca"`` the indented
-    array item. :func:`write_encoded` puts such items together, so a writer that has to
-    reorder many examples (``safetymix mix``) can encode each once, keep the bytes on disk,
-    and still write exactly what :func:`write_examples` would.
+    """The bytes of one example in the format's default container (a JSON line, for streaming).
 
     Raises
     ------
@@ -149,116 +258,34 @@ def encode_example(
     DataFormatError
         The example cannot be encoded; ``path`` and ``line`` locate it in the message.
     """
-    spec = _get_write_format(format)
-    try:
-        if spec.array:
-            item = json.dumps(spec.encode(ex), ensure_ascii=False, indent=2, allow_nan=False)
-            text = "  " + item.replace("\n", "\n  ")
-        else:
-            text = json.dumps(spec.encode(ex), ensure_ascii=False, allow_nan=False) + "\n"
-        return text.encode("utf-8")
-    except (TypeError, ValueError) as err:  # UnicodeEncodeError is a ValueError
-        msg = f"example {ex.id!r} cannot be written as {format}: {err}"
-        raise DataFormatError(msg, path=path, line=line) from err
+    return RecordEncoder(format, path=path, array=_get_write_format(format).array)(ex, line)
 
 
-def write_encoded(path: str | Path, items: Iterable[bytes], format: str = "jsonl") -> Path:
-    """Write items made by :func:`encode_example` (same ``format``), atomically, in the given order.
+def write_encoded(
+    path: str | Path, items: Iterable[bytes], format: str = "jsonl", *, array: bool | None = None
+) -> Path:
+    """Write items made by a :class:`RecordEncoder` for the same ``path``, atomically, in order.
 
     Returns
     -------
     Path
         The file written.
     """
-    spec = _get_write_format(format)
+    if array is None:  # a staged temp file passes the container of the file it becomes
+        array = container_is_array(format, path)
     target = Path(path)
     with atomic_write(target, "wb") as fh:
-        if spec.array:
+        if array:
             fh.write(b"[")
-        sep = b"\n" if spec.array else b""
+        sep = b"\n" if array else b""
         for data in items:
             fh.write(sep)
             fh.write(data)
-            if spec.array:
+            if array:
                 sep = b",\n"
-        if spec.array:
+        if array:
             fh.write(b"]\n" if fh.tell() == 1 else b"\n]\n")
     return target
-
-
-def write_dataset_info(path: str | Path, name: str, data_file: str | Path, format: str) -> dict[str, Any]:
-    """Add or replace one entry of a LLaMA-Factory ``dataset_info.json``.
-
-    Parameters
-    ----------
-    path : str or Path
-        The ``dataset_info.json`` file, or the folder holding it (LLaMA-Factory's
-        ``dataset_dir``). Other entries of an existing file are kept in their order.
-    name : str
-        The data set name to pass to LLaMA-Factory's ``--dataset``.
-    data_file : str or Path
-        The data file. LLaMA-Factory resolves ``file_name`` against the registry's folder,
-        so a path naming a file there is kept as given; a path to an existing file
-        elsewhere (relative to the working directory, or absolute) is written relative to
-        the registry's folder when inside it, else absolute.
-    format : str
-        The :data:`WRITE_FORMATS` name the data file was written with: alpaca formats map
-        ``prompt/query/response`` columns (``response`` is ``"response"`` for ``"jsonl"``);
-        ``"sharegpt"`` and ``"messages"`` use ``"formatting": "sharegpt"`` with the
-        matching ``columns.messages`` and role/content tags.
-
-    Returns
-    -------
-    dict
-        The entry written.
-
-    Raises
-    ------
-    ConfigError
-        Unknown ``format`` or an empty ``name``.
-    DataFormatError
-        The existing file is not a JSON object.
-
-    Examples
-    --------
-    >>> write_dataset_info("data", "safety_mix", "safety_mix.json", "alpaca")  # doctest: +SKIP
-    {'file_name': 'safety_mix.json', 'formatting': 'alpaca', 'columns': {...}}
-    """
-    spec = _get_write_format(format)
-    if not name:
-        raise ConfigError("dataset_info entry name must be a non-empty string")
-    info_path = Path(path)
-    if info_path.is_dir():
-        info_path = info_path / "dataset_info.json"
-    entry = {"file_name": _file_name(Path(data_file), info_path.parent), **copy.deepcopy(spec.llamafactory)}
-    registry: dict[str, Any] = {}
-    if info_path.exists():
-        text = info_path.read_text(encoding="utf-8")
-        try:
-            registry = json.loads(text) if text.strip() else {}
-        except json.JSONDecodeError as err:
-            raise DataFormatError(f"malformed JSON: {err.msg}", path=info_path, line=err.lineno) from err
-        if not isinstance(registry, dict):
-            raise DataFormatError(
-                f"expected a JSON object of entries, got {type(registry).__name__}", path=info_path, line=1
-            )
-    registry[name] = entry
-    with atomic_write(info_path) as fh:
-        fh.write(json.dumps(registry, ensure_ascii=False, indent=2) + "\n")
-    return entry
-
-
-def _file_name(data_file: Path, folder: Path) -> str:
-    if data_file.is_absolute() or (folder / data_file).exists() or not data_file.exists():
-        candidate = data_file if data_file.is_absolute() else None
-    else:
-        candidate = data_file.resolve()
-    if candidate is None:
-        return data_file.as_posix()
-    base = folder.resolve()
-    if candidate.resolve().is_relative_to(base):
-        return candidate.resolve().relative_to(base).as_posix()
-    return candidate.as_posix()
 
 
 def _get_write_format(name: str) -> WriteFormat:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from safetymix.errors import BudgetError
+from safetymix.io.readers import DEFAULT_DUPLICATES, DUPLICATES_HELP
 from safetymix.schema import BEHAVIOURS, Example
 from safetymix.select.base import DEFAULT_BEHAVIOURS, Selection
 from safetymix.select.budget import resolve_budget
@@ -41,6 +42,7 @@ class SelectConfig(PoolConfig):
         False,
         description="also pick pairs whose harmful-response flag is unsure (null); reported in the notes",
     )
+    duplicates: Literal["error", "drop", "keep"] = Field(DEFAULT_DUPLICATES, description=DUPLICATES_HELP)
 
     @field_validator("strategy")
     @classmethod
@@ -98,8 +100,9 @@ def run_select(
     k = resolve_budget(config.budget, len(train) if train is not None else None)
     if k < 1:
         raise BudgetError(f"budget {config.budget!r} gives {k} picks; select at least 1")
+    pool_examples = read_examples(pool_path, duplicates=config.duplicates)
     pool, label_report = prepare_pool(
-        pool_path,
+        pool_examples,
         config,
         strategies=[config.strategy],
         train=train,

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from safetymix.io.formats import READ_FORMATS
+from safetymix.io.readers import DEFAULT_DUPLICATES, DUPLICATES_HELP
 from safetymix.stage_config import StageConfig
 
 #: PEFT's shortcut for "every linear layer except the output head".
@@ -41,6 +42,10 @@ class TrainConfig(StageConfig):
     )
     data_format: Literal[tuple(READ_FORMATS)] | None = Field(  # type: ignore[valid-type]
         None, description="format of DATA (default: detected)"
+    )
+    duplicates: Literal["error", "drop", "keep"] = Field(
+        DEFAULT_DUPLICATES,
+        description=DUPLICATES_HELP + "; a mix made with --upsample 2+ asks for keep",
     )
     output_dir: str = Field(
         description="output folder: adapter or model, tokenizer, train_config.json, training_log.json",
@@ -89,6 +94,16 @@ class TrainConfig(StageConfig):
         "float32", description="dtype the weights are loaded in"
     )
     trust_remote_code: bool = Field(False, description="run a model repository's own code")
+    probe_every: int | None = Field(
+        None,
+        ge=1,
+        description="safety probe at step 0 and every N steps: harmful refusal and over-refusal "
+        "on the shipped probe set, logged with the losses (SafetyProbeCallback)",
+    )
+    probe_max_drop: float | None = Field(
+        None, ge=0, le=100, description="points of harmful refusal below step 0 that trigger --probe-action"
+    )
+    probe_action: Literal["warn", "stop"] = Field("warn", description="warn, or stop training, on that drop")
     seed: int = Field(0, ge=0, description="seeds adapter initialisation, data order and dropout")
 
     @field_validator("model", "output_dir")

@@ -14,8 +14,7 @@ import json
 import logging
 import time
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +74,16 @@ def train(
     out = Path(config.output_dir)
     with _progress_bars(show_progress):
         trainer, resolved = build_trainer(config, examples=examples, show_progress=show_progress)
+        if config.probe_every is not None:
+            from safetymix.integrations.probe import SafetyProbeCallback
+
+            probe = SafetyProbeCallback(
+                config.probe_every,
+                template=config.template,
+                max_drop=config.probe_max_drop,
+                action=config.probe_action,
+            )
+            probe.attach(trainer)
         start = time.perf_counter()
         output = trainer.train()
         seconds = time.perf_counter() - start
@@ -138,6 +147,9 @@ def build_trainer(
             f"output folder {str(out)!r} is not empty; pick a new one or set overwrite (--overwrite)"
         )
     rows = _load_examples(config, examples)
+    from safetymix.hub import check_hub_model
+
+    check_hub_model(config.model)  # offline: fail now, not after a minute of retries
     with _progress_bars(show_progress):
         return _build_trainer(config, rows, show_progress)
 
@@ -309,7 +321,8 @@ def _load_examples(config: TrainConfig, examples: Sequence[Example] | None) -> l
             raise ConfigError("no training data: set data (the DATA argument) or pass examples=")
         from safetymix.io import read_examples
 
-        rows = read_examples(config.data, config.data_format)
+        _check_upsampled(config)
+        rows = read_examples(config.data, config.data_format, duplicates=config.duplicates)
     else:
         rows = list(examples)
     if not rows:
@@ -325,23 +338,11 @@ def _load_examples(config: TrainConfig, examples: Sequence[Example] | None) -> l
     return rows
 
 
-@contextmanager
-def _progress_bars(show: bool) -> Iterator[None]:
+def _progress_bars(show: bool):
     """Hide datasets' and transformers' progress bars unless ``show``; restore them after."""
-    import datasets
-    from transformers.utils import logging as hf_logging
+    from safetymix.io.progress import quiet_third_party_bars
 
-    ds_on, hf_on = datasets.is_progress_bar_enabled(), hf_logging.is_progress_bar_enabled()
-    if not show:
-        datasets.disable_progress_bars()
-        hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if ds_on:
-            datasets.enable_progress_bars()
-        if hf_on:
-            hf_logging.enable_progress_bar()
+    return quiet_third_party_bars(not show)
 
 
 def _checkpointing_field(config_class: type) -> str:
@@ -368,3 +369,21 @@ def _write_json(path: Path, data: Any) -> None:
     with atomic_write(path) as fh:
         json.dump(data, fh, indent=2, ensure_ascii=False, default=str)
         fh.write("\n")
+
+
+def _check_upsampled(config: TrainConfig) -> None:
+    """Dropping duplicates would undo a mix's ``--upsample``: refuse, naming the flag that keeps them."""
+    from safetymix.mix import manifest_path
+
+    manifest = manifest_path(config.data)
+    if config.duplicates != "drop" or not manifest.is_file():
+        return
+    try:
+        upsample = json.loads(manifest.read_text(encoding="utf-8"))["counts"]["upsample"]
+    except (ValueError, KeyError, TypeError):
+        return
+    if isinstance(upsample, int) and upsample > 1:
+        raise ConfigError(
+            f"{config.data} repeats each pick {upsample} times (--upsample, {manifest.name}); "
+            "dropping duplicates would undo that: pass --duplicates keep"
+        )
