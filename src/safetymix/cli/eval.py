@@ -34,7 +34,10 @@ def eval_command(
         None, help="public data sets folder (default: $SAFETYMIX_DATASETS or ../shared/datasets)"
     ),
     responses: Path = typer.Option(None, help="generated responses JSONL (prompt, response)"),
-    model: str = typer.Option(None, help="causal LM to generate with (and to score the loss route)"),
+    model: str = typer.Option(
+        None, help="causal LM to generate with (and to score the loss route); may be a .gguf file"
+    ),
+    gguf_file: str = typer.Option(None, help="GGUF file name inside the --model folder or Hub repo"),
     adapter: str = typer.Option(None, help="PEFT adapter folder applied to --model"),
     device: str = typer.Option(None, help="torch device (default: cuda when available)"),
     dtype: str = typer.Option(None, help="torch dtype of --model (default: the checkpoint's)"),
@@ -72,6 +75,7 @@ def eval_command(
         EvalConfig,
         config,
         model=model,
+        gguf_file=gguf_file,
         suites=suite or None,
         suite_files=suite_file or None,
         data_root=data_root,

@@ -12,7 +12,8 @@ from safetymix.cli.options import build_config, console, handle_errors
 @handle_errors
 def train_command(
     data: str = typer.Argument(None, help="training file (the mix from safetymix mix, Alpaca JSON, ...)"),
-    model: str = typer.Option(None, help="Hugging Face causal LM name or local folder"),
+    model: str = typer.Option(None, help="Hugging Face causal LM name or local folder, or a .gguf file"),
+    gguf_file: str = typer.Option(None, help="GGUF file name inside the --model folder or Hub repo"),
     out: str = typer.Option(
         None, "--out", "-o", help="output folder: adapter or model, logs, resolved config"
     ),
@@ -23,6 +24,9 @@ def train_command(
     lora_dropout: float = typer.Option(None, help="LoRA dropout (default: 0.05)"),
     lora_target_modules: str = typer.Option(
         None, help="comma-separated module names, or all-linear (default: q_proj,v_proj)"
+    ),
+    merge_lora: bool = typer.Option(
+        None, "--merge-lora", help="save the adapter merged into the base weights (a full model folder)"
     ),
     epochs: float = typer.Option(None, help="training epochs (default: 3)"),
     max_steps: int = typer.Option(None, help="stop after this many optimiser steps (overrides --epochs)"),
@@ -48,6 +52,7 @@ def train_command(
         TrainConfig,
         config,
         model=model,
+        gguf_file=gguf_file,
         data=data,
         output_dir=out,
         template=template,
@@ -56,6 +61,7 @@ def train_command(
         lora_alpha=lora_alpha,
         lora_dropout=lora_dropout,
         lora_target_modules=lora_target_modules,
+        merge_lora=merge_lora,
         num_train_epochs=epochs,
         max_steps=max_steps,
         learning_rate=learning_rate,

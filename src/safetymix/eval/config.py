@@ -35,7 +35,10 @@ class EvalConfig(BaseModel):
         None, description="folder of the public data sets (default $SAFETYMIX_DATASETS)"
     )
     responses: str | None = Field(None, description="JSONL of generated responses (prompt, response)")
-    model: str | None = Field(None, description="causal LM to generate with (and to score the loss route)")
+    model: str | None = Field(
+        None, description="causal LM to generate with (and to score the loss route); may be a .gguf file"
+    )
+    gguf_file: str | None = Field(None, description="GGUF file name inside the model folder or Hub repo")
     adapter: str | None = Field(None, description="PEFT adapter folder applied to model")
     device: str | None = Field(None, description="auto | cpu | cuda, for model (default: auto)")
     dtype: str | None = Field(None, description="auto | float32 | bfloat16 | float16 (default: auto)")

@@ -24,7 +24,10 @@ class TrainConfig(BaseModel):
     Parameters
     ----------
     model : str
-        Hugging Face model name or local folder of a causal LM (required).
+        Hugging Face model name or local folder of a causal LM, or a ``.gguf`` file (its own
+        tokenizer and chat template are used; weights de-quantized to float32) (required).
+    gguf_file : str, optional
+        A GGUF file name inside the ``model`` folder or Hub repository.
     data : str, optional
         Training file: anything :func:`safetymix.io.read_examples` reads (the mix written by
         ``safetymix mix``, Alpaca JSON, ShareGPT, JSONL, ...). Required unless
@@ -45,6 +48,9 @@ class TrainConfig(BaseModel):
         LoRA rank, scaling numerator and dropout (Alpaca-LoRA's values). Ignored by ``"full"``.
     lora_target_modules : list of str or "all-linear", default ["q_proj", "v_proj"]
         Module names that get adapters. A comma-separated string is split.
+    merge_lora : bool, default False
+        Fold the trained adapter into the base weights and save a full model folder
+        (safetensors) instead of the adapter; e.g. to start a later fine-tuning from it.
     num_train_epochs : float, default 3.0
     max_steps : int, optional
         Stop after this many optimiser steps (overrides the epochs); None trains all epochs.
@@ -85,6 +91,7 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str
+    gguf_file: str | None = None
     data: str | None = None
     data_format: str | None = None
     output_dir: str
@@ -97,6 +104,7 @@ class TrainConfig(BaseModel):
     lora_target_modules: list[str] | Literal["all-linear"] = Field(
         default_factory=lambda: ["q_proj", "v_proj"]
     )
+    merge_lora: bool = False
     num_train_epochs: float = Field(3.0, gt=0)
     max_steps: int | None = Field(None, ge=1)
     learning_rate: float = Field(3e-4, gt=0)
