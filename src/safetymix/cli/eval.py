@@ -46,6 +46,9 @@ def eval_command(
     judge_param: list[str] = typer.Option(None, help="refusal judge parameter key=value (repeatable)"),
     harm_judge: str = typer.Option(None, help=f"harm judge of harmful suites: {_JUDGES} (default: none)"),
     harm_judge_param: list[str] = typer.Option(None, help="harm judge parameter key=value (repeatable)"),
+    extra_judge: list[str] = typer.Option(
+        None, help=f"one more judge of harmful / over-refusal suites, for agreement (repeatable): {_JUDGES}"
+    ),
     helpfulness_judge: str = typer.Option(
         None, help="reward judge of helpfulness suites (default: loss route)"
     ),
@@ -69,6 +72,7 @@ def eval_command(
     from rich.console import Console
 
     from safetymix.eval import EvalConfig, evaluate, export_prompts, report_table, write_report
+    from safetymix.eval.report import agreement_table
     from safetymix.judge.responses import write_jsonl
 
     cfg = build_config(
@@ -88,6 +92,7 @@ def eval_command(
         judge_params=parse_params(judge_param),
         harm_judge=harm_judge,
         harm_judge_params=parse_params(harm_judge_param),
+        extra_judges=extra_judge or None,
         helpfulness_judge=helpfulness_judge,
         helpfulness_judge_params=parse_params(helpfulness_judge_param),
         train=train or None,
@@ -116,6 +121,9 @@ def eval_command(
     if not stdout.is_terminal:  # files and pipes get the whole table, not 80 columns
         stdout = Console(width=120)
     stdout.print(report_table(report, per_category=per_category))
+    agreement = agreement_table(report)
+    if agreement is not None:
+        stdout.print(agreement)
     for note in report["notes"]:
         console.print(f"[yellow]note:[/yellow] {note}")
     console.print(f"report -> {out}" + (f"; items -> {items}" if items else ""))

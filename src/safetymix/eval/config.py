@@ -4,12 +4,38 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from safetymix.contamination import DEFAULT_THRESHOLD
 from safetymix.eval.stats import DEFAULT_RESAMPLES
 from safetymix.eval.user_suites import UserSuite
 from safetymix.judge.registry import DEFAULT_JUDGE, JUDGES
+
+
+class JudgeSpec(BaseModel):
+    """One more judge of an evaluation: a registry name, its parameters, a label for reports.
+
+    A plain string in YAML (``refusal-classifier``) is the name alone; ``label`` defaults to it.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    label: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, data: Any) -> Any:
+        return {"name": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _check(self) -> JudgeSpec:
+        if self.name not in JUDGES:
+            raise ValueError(f"unknown judge {self.name!r}; valid: {', '.join(JUDGES)}")
+        if self.label is None:
+            self.label = self.name
+        return self
 
 
 class EvalConfig(BaseModel):
@@ -52,6 +78,11 @@ class EvalConfig(BaseModel):
     harm_judge: str | None = Field(None, description="optional harm judge of harmful suites")
     harm_judge_params: dict[str, Any] = Field(
         default_factory=dict, description="parameters of the harm judge"
+    )
+    extra_judges: list[JudgeSpec] = Field(
+        default_factory=list,
+        description="more judges of the harmful and over-refusal suites: their rates join the report "
+        "as metric[label], and every pair of judges gets its agreement (Cohen's kappa)",
     )
     helpfulness_judge: str | None = Field(None, description="reward judge of helpfulness suites (else: loss)")
     helpfulness_judge_params: dict[str, Any] = Field(default_factory=dict, description="its parameters")
