@@ -104,7 +104,12 @@ def answer_lookalikes(model: str, prompts: list[Example], path: Path, cfg: dict[
     from safetymix.io import read_examples, write_examples
     from safetymix.judge import get_judge
 
-    if not path.exists():
+    cached = (
+        {e.prompt: e for e in read_examples(path, allow_missing_response=True, duplicates="keep")}
+        if path.exists()
+        else {}
+    )
+    if any(e.prompt not in cached for e in prompts):  # none yet, or other prompts
         prompt_file = path.with_name(path.stem + ".prompts.jsonl")
         write_examples(prompt_file, prompts, "jsonl")
         gen = cfg["lookalike_generation"]
@@ -118,7 +123,8 @@ def answer_lookalikes(model: str, prompts: list[Example], path: Path, cfg: dict[
             **gen,
         )
         generate(config)
-    answered = read_examples(path, duplicates="drop")
+        cached = {e.prompt: e for e in read_examples(path, allow_missing_response=True, duplicates="keep")}
+    answered = [cached[e.prompt] for e in prompts]  # an earlier run's answers serve a subset
     verdicts = get_judge("refusal-match").judge([e.prompt for e in answered], [e.response for e in answered])
     kept = [
         dataclasses.replace(e, id=f"lookalike-{i}", extra={**e.extra, "lookalike": True})

@@ -88,18 +88,18 @@ TINY: dict[str, Any] = {
 
 SMOLLM2: dict[str, Any] = {
     "model": {"name": "SmolLM2-135M-Instruct", "file": "SmolLM2-135M-Instruct.Q4_1.gguf", "max_length": 128},
-    # Stage 1: 300 Alpaca + 300 answered look-alikes + 300 Bianchi safety examples; stage 2:
+    # Stage 1: 240 Alpaca + 240 answered look-alikes + 240 Bianchi safety examples; stage 2:
     # 600 other Alpaca demo + 450 Alpaca-libre records (1,050 benign); pool: 1,000 Bianchi.
     "data": {
-        "n_benign": 300,
+        "n_benign": 240,
         "benign_repeat": 1,
-        "n_safety_train": 300,
+        "n_safety_train": 240,
         "n_pool": 1000,
         "n_dev": 60,
         "n_loss": 200,
         "n_benign_stage2": 600,
         "n_libre_stage2": 450,
-        "n_lookalike": 300,
+        "n_lookalike": 240,
         "eval_beavertails": True,
     },
     "common_train": {
@@ -130,7 +130,7 @@ SMOLLM2: dict[str, Any] = {
     # Greedy, 32 new tokens: refusals show in the first sentence, which the judges read.
     "eval": {"max_new_tokens": 32, "batch_size": 16, "loss_max_length": 128},
     # Answers of the base model to the look-alike prompts (the stage-1 "answer these" data).
-    "lookalike_generation": {"max_new_tokens": 64, "batch_size": 16, "num_beams": 1},
+    "lookalike_generation": {"max_new_tokens": 48, "batch_size": 16, "num_beams": 1},
     "suites": ["bianchi-harmful", "beavertails-eval", "xstest-safe"],
     "judges": {
         "judge": "refusal-match",

@@ -44,9 +44,11 @@ def share_note(cfg: dict[str, Any]) -> str:
         else "the tiny model is trained from scratch, so absolute rates say nothing about 7B models"
     )
     low, high = 100 * min(ks) / (n + min(ks)), 100 * max(ks) / (n + max(ks))
+    share = f"{low:.1f}%" if len(ks) == 1 else f"{low:.1f}-{high:.1f}%"
+    k_text = str(ks[0]) if len(ks) == 1 else f"{min(ks)}..{max(ks)}"
     return (
-        f"Safety share: here the k picks are {low:.1f}-{high:.1f}% "
-        f"of the stage-2 data (k = {min(ks)}..{max(ks)} next to {n} benign examples), far above the paper's "
+        f"Safety share: here the k picks are {share} "
+        f"of the stage-2 data (k = {k_text} next to {n} benign examples), far above the paper's "
         f"0.05-0.5% (10-100 picks next to 20,000 Alpaca examples); {model}."
     )
 
