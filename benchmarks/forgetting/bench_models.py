@@ -88,18 +88,18 @@ TINY: dict[str, Any] = {
 
 SMOLLM2: dict[str, Any] = {
     "model": {"name": "SmolLM2-135M-Instruct", "file": "SmolLM2-135M-Instruct.Q4_1.gguf", "max_length": 128},
-    # Stage 1: 240 Alpaca + 240 answered look-alikes + 240 Bianchi safety examples; stage 2:
+    # Stage 1: 180 Alpaca + 180 answered look-alikes + 360 Bianchi safety examples; stage 2:
     # 600 other Alpaca demo + 450 Alpaca-libre records (1,050 benign); pool: 1,000 Bianchi.
     "data": {
-        "n_benign": 240,
+        "n_benign": 180,
         "benign_repeat": 1,
-        "n_safety_train": 240,
+        "n_safety_train": 360,
         "n_pool": 1000,
         "n_dev": 60,
         "n_loss": 200,
         "n_benign_stage2": 600,
         "n_libre_stage2": 450,
-        "n_lookalike": 240,
+        "n_lookalike": 180,
         "eval_beavertails": True,
     },
     "common_train": {
@@ -116,7 +116,7 @@ SMOLLM2: dict[str, Any] = {
     },
     "stage1": {
         "num_train_epochs": 1.0,
-        "learning_rate": 2e-4,
+        "learning_rate": 3e-4,
         "lr_scheduler_type": "cosine",
         "warmup_steps": 10,
         "merge_lora": True,
