@@ -11,13 +11,10 @@ from collections import Counter
 from importlib import resources
 from pathlib import Path
 
-from safetymix.embed import Encoder
 from safetymix.io import read_examples, write_examples
-from safetymix.label import label_pool
-from safetymix.label.category import EmbeddingCategoryLabeller
-from safetymix.label.taxonomy import load_taxonomy
 from safetymix.mix import MixConfig, run_mix
-from safetymix.select import Pool, available_strategies, get_strategy, picked_examples
+from safetymix.select import available_strategies, get_strategy, picked_examples
+from safetymix.select.prepare import prepare_pool
 
 #: Budget of the demo: one pick per category quota (14 // 14) on a 70-pair pool.
 DEMO_BUDGET = 14
@@ -35,23 +32,12 @@ def run_demo(
     of the comparison table plus the labelling report."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    taxonomy = load_taxonomy("beavertails")
-    encoder = Encoder(show_progress=show_progress)
-    cat_labeller = EmbeddingCategoryLabeller(taxonomy="beavertails")
-    pool_examples, label_report = label_pool(
-        read_examples(demo_file("pool.jsonl")), category_labeller=cat_labeller, show_progress=show_progress
-    )
-    labelled_path = out_dir / "pool.labelled.jsonl"
-    write_examples(labelled_path, pool_examples, format="jsonl")
     benign_path = demo_file("benign.jsonl")
     benign = read_examples(benign_path, duplicates="keep")
-    pool = Pool(
-        pool_examples,
-        categories=taxonomy.names,
-        encode=encoder.encode,
-        reference=cat_labeller.reference_embeddings(),
-        train_embeddings=encoder.encode([e.prompt for e in benign]),
+    pool, label_report = prepare_pool(
+        demo_file("pool.jsonl"), strategies=available_strategies(), train=benign, show_progress=show_progress
     )
+    write_examples(out_dir / "pool.labelled.jsonl", pool.examples, format="jsonl")
     rows = []
     mix_config = MixConfig(eval_files=[str(demo_file("eval_harmful.jsonl"))], seed=seed)
     for name in available_strategies():
@@ -74,6 +60,6 @@ def run_demo(
     return {
         "rows": rows,
         "labelling": label_report,
-        "n_categories": len(taxonomy.names),
+        "n_categories": len(pool.categories),
         "out_dir": str(out_dir),
     }

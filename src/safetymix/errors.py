@@ -64,8 +64,11 @@ class ContaminationError(SafetymixError):
         One dict per offending pair: train id, eval file, eval prompt, kind ("exact"/"embedding"), score.
     """
 
-    def __init__(self, matches: list[dict]) -> None:
+    def __init__(self, matches: list[dict], note: str | None = None) -> None:
         self.matches = matches
+        if note is not None:
+            super().__init__(note)
+            return
         lines = [
             f"  {m['train_id']} ~ {m['eval_source']}:{m['eval_line']} ({m['kind']}, cos={m['score']:.3f}): "
             f"{m['eval_prompt'][:80]!r}"

@@ -10,47 +10,45 @@ safetymix version - and no timestamp, so the same inputs give the same bytes.
 
 from __future__ import annotations
 
-import json
-import secrets
 from array import array
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from safetymix import __version__
-from safetymix.contamination import DEFAULT_THRESHOLD, EvalPrompt, find_overlaps
+from safetymix.contamination import DEFAULT_THRESHOLD, EvalPrompt, find_overlaps, read_eval_prompts
 from safetymix.embed import DEFAULT_MODEL, Encoder
 from safetymix.errors import ConfigError, ContaminationError
 from safetymix.io import (
     DEFAULT_MAX_LINE_BYTES,
+    WRITE_FORMATS,
     FileSnapshot,
-    atomic_write,
+    RunRecord,
     iter_chunks,
     read_examples,
-    read_prompts,
-    sha256_file,
     write_dataset_info,
 )
+from safetymix.io.manifest import temp_path
 from safetymix.io.progress import progress_bar
 from safetymix.io.writers import encode_example, write_encoded
 from safetymix.schema import Example
+from safetymix.stage_config import StageConfig
 
 
-class MixConfig(BaseModel):
+class MixConfig(StageConfig):
     """Options of ``safetymix mix`` (CLI flags override a YAML file, which overrides these)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    format: Literal["alpaca", "alpaca-jsonl", "sharegpt", "messages", "jsonl"] = Field(
+    format: Literal[tuple(WRITE_FORMATS)] = Field(  # type: ignore[valid-type]  # the one list
         "alpaca", description="output format of the training file"
     )
-    seed: int = Field(0, description="seed of the shuffle")
+    seed: int = Field(0, ge=0, description="seed of the shuffle")
     upsample: int = Field(1, ge=1, description="times each safety pick appears")
     eval_files: list[str] = Field(
-        default_factory=list, description="evaluation prompt files to guard against"
+        default_factory=list,
+        description="evaluation prompt file to guard against (repeatable; any supported layout)",
+        json_schema_extra={"flags": ["--eval"]},
     )
     allow_contamination: bool = Field(False, description="write the mix even when it overlaps an eval set")
     contamination_threshold: float = Field(
@@ -73,6 +71,10 @@ def mix_examples(
     rows = list(benign) + [p for p in picks for _ in range(upsample)]
     order = np.random.default_rng(seed).permutation(len(rows))
     return [rows[i] for i in order]
+
+
+def _text_key(ex: Example) -> tuple[str, str, str]:
+    return (ex.instruction, ex.input, ex.response)
 
 
 def manifest_path(out: str | Path) -> Path:
@@ -106,101 +108,109 @@ def run_mix(
         Nothing is written then.
     """
     config = config or MixConfig()
-    if config.upsample < 1:
-        raise ConfigError(f"upsample must be >= 1, got {config.upsample}")
-    picks = read_examples(picks_path)
-    pick_ids = {p.id for p in picks}
     fmt = config.format
-    prompts: list[EvalPrompt] = []
-    contamination: dict = {"checked": bool(config.eval_files), "eval_files": {}, "matches": []}
-    for path in config.eval_files:
-        recs = read_prompts(path, duplicates="keep")
-        contamination["eval_files"][str(path)] = sha256_file(path)
-        prompts += [EvalPrompt(r.prompt, str(path), i + 1) for i, r in enumerate(recs)]
-    encoder = Encoder(config.embedding_model, show_progress=False)
-
-    def overlaps(examples: Sequence[Example]) -> list[dict]:
-        if not prompts:
-            return []
-        return find_overlaps(
-            examples, prompts, threshold=config.contamination_threshold, encode=encoder.encode
-        )
-
     target = Path(out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    spill_path = target.with_name(f".{target.name}.{secrets.token_hex(6)}.spill")
-    offsets = array("q", [0])
-    clash: set[str] = set()
-    matches: list[dict] = []
-    try:
-        with open(spill_path, "w+b") as spill:
-            # A benign set may hold exact duplicates (alpaca_en_demo has 14): each row is kept.
-            snapshot = FileSnapshot.take(benign_path) if Path(benign_path).is_file() else None
-            chunks = iter_chunks(
-                benign_path,
-                chunk_size=chunk_size,
-                max_line_bytes=max_line_bytes or DEFAULT_MAX_LINE_BYTES,
-                snapshot=snapshot,
-            )
-            with progress_bar("reading benign set", None, enabled=show_progress) as advance:
-                for chunk in chunks:
-                    clash.update(e.id for e in chunk if e.id in pick_ids)
-                    for ex in chunk:
-                        spill.write(encode_example(ex, fmt, path=target))
-                        offsets.append(spill.tell())
-                    matches += overlaps(chunk)
-                    advance(len(chunk))
-            if clash:
-                ordered = sorted(clash)
-                raise ConfigError(f"{len(clash)} pick(s) are already in the benign set, e.g. {ordered[:3]}")
-            n_benign = len(offsets) - 1
-            matches += overlaps(picks)
-            matches.sort(key=lambda m: (m["kind"] != "exact", -m["score"], m["train_id"]))
-            contamination["matches"] = matches
-            if config.eval_files:
-                contamination["overridden"] = bool(matches) and config.allow_contamination
-            if matches and not config.allow_contamination:
-                raise ContaminationError(matches)
-            pick_bytes = [encode_example(p, fmt, path=target) for p in picks]
-            # Rows as mix_examples orders them: benign rows, then each pick upsample times.
-            rows = n_benign + len(picks) * config.upsample
-            order = np.random.default_rng(config.seed).permutation(rows)
-
-            def items() -> Iterator[bytes]:
-                for i in order.tolist():
-                    if i < n_benign:
-                        spill.seek(offsets[i])
-                        yield spill.read(offsets[i + 1] - offsets[i])
-                    else:
-                        yield pick_bytes[(i - n_benign) // config.upsample]
-
-            write_encoded(target, items(), fmt)
-    finally:
-        spill_path.unlink(missing_ok=True)
-    mixed_total = rows
-    if config.dataset_info:
-        write_dataset_info(
-            config.dataset_info, config.dataset_name or Path(out).stem, Path(out), config.format
-        )
-    manifest = {
-        "safetymix_version": __version__,
-        "command": "mix",
-        "output": {"path": str(out), "format": config.format, "sha256": sha256_file(out)},
-        "inputs": {
-            "benign": {"path": str(benign_path), "sha256": sha256_file(benign_path)},
-            "picks": {"path": str(picks_path), "sha256": sha256_file(picks_path)},
-        },
-        "counts": {
-            "benign": n_benign,
-            "picks": len(picks),
-            "upsample": config.upsample,
-            "total": mixed_total,
-            "safety_share": round(len(picks) * config.upsample / max(mixed_total, 1), 6),
-        },
-        "picks": [{"id": p.id, "reason": p.extra.get("reason")} for p in picks],
-        "contamination": contamination,
-        "config": config.model_dump(),
+    inputs = {"benign": benign_path, "picks": picks_path} | {
+        f"eval[{i}]": p for i, p in enumerate(config.eval_files)
     }
-    with atomic_write(manifest_path(out)) as fh:
-        fh.write(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    if config.dataset_info:
+        inputs["dataset_info"] = config.dataset_info
+    run = RunRecord("mix", target, manifest_path(target), inputs)  # refuses --out = an input
+    if fmt == "alpaca" and target.suffix.lower() in (".jsonl", ".ndjson"):
+        raise ConfigError(
+            f"--format alpaca writes one JSON array, which a {target.suffix} file cannot hold; "
+            "name the output .json or use --format alpaca-jsonl"
+        )
+    with run:
+        picks = read_examples(picks_path)
+        pick_ids = {p.id for p in picks}
+        pick_texts = {_text_key(p): p.id for p in picks}
+        prompts: list[EvalPrompt] = [p for path in config.eval_files for p in read_eval_prompts(path)]
+        encoder = Encoder(config.embedding_model, show_progress=False)
+
+        def overlaps(examples: Sequence[Example]) -> list[dict]:
+            if not prompts:
+                return []
+            return find_overlaps(
+                examples, prompts, threshold=config.contamination_threshold, encode=encoder.encode
+            )
+
+        spill_path = temp_path(target, "spill")
+        offsets = array("q", [0])
+        clash: set[str] = set()
+        same_text: dict[str, str] = {}
+        matches: list[dict] = []
+        try:
+            with open(spill_path, "w+b") as spill:
+                # A benign set may hold exact duplicates (alpaca_en_demo has 14): each row is kept.
+                snapshot = FileSnapshot.take(benign_path) if Path(benign_path).is_file() else None
+                chunks = iter_chunks(
+                    benign_path,
+                    chunk_size=chunk_size,
+                    max_line_bytes=max_line_bytes or DEFAULT_MAX_LINE_BYTES,
+                    snapshot=snapshot,
+                )
+                with progress_bar("reading benign set", None, enabled=show_progress) as advance:
+                    for chunk in chunks:
+                        for ex in chunk:
+                            if ex.id in pick_ids:
+                                clash.add(ex.id)
+                            elif (twin := pick_texts.get(_text_key(ex))) is not None:
+                                same_text[twin] = ex.id
+                            spill.write(encode_example(ex, fmt, path=target))
+                            offsets.append(spill.tell())
+                        matches += overlaps(chunk)
+                        advance(len(chunk))
+                if clash:
+                    ordered = sorted(clash)
+                    raise ConfigError(
+                        f"{len(clash)} pick(s) are already in the benign set, e.g. {ordered[:3]}"
+                    )
+                if same_text:
+                    pairs = [f"{k} = benign {v}" for k, v in sorted(same_text.items())[:3]]
+                    raise ConfigError(
+                        f"{len(same_text)} pick(s) have the same texts as a benign example under "
+                        f"another id, so they would be mixed in twice, e.g. {', '.join(pairs)}"
+                    )
+                n_benign = len(offsets) - 1
+                matches += overlaps(picks)
+                matches.sort(key=lambda m: (m["kind"] != "exact", -m["score"], m["train_id"]))
+                contamination: dict = {"checked": bool(config.eval_files), "matches": matches}
+                if config.eval_files:
+                    contamination["overridden"] = bool(matches) and config.allow_contamination
+                if matches and not config.allow_contamination:
+                    raise ContaminationError(matches)
+                pick_bytes = [encode_example(p, fmt, path=target) for p in picks]
+                # Rows as mix_examples orders them: benign rows, then each pick upsample times.
+                rows = n_benign + len(picks) * config.upsample
+                order = np.random.default_rng(config.seed).permutation(rows)
+
+                def items() -> Iterator[bytes]:
+                    for i in order.tolist():
+                        if i < n_benign:
+                            spill.seek(offsets[i])
+                            yield spill.read(offsets[i + 1] - offsets[i])
+                        else:
+                            yield pick_bytes[(i - n_benign) // config.upsample]
+
+                write_encoded(run.staged, items(), fmt)
+        finally:
+            spill_path.unlink(missing_ok=True)
+        if config.dataset_info:
+            write_dataset_info(config.dataset_info, config.dataset_name or target.stem, target, fmt)
+        manifest = run.commit(
+            {
+                "output": {"format": fmt},
+                "counts": {
+                    "benign": n_benign,
+                    "picks": len(picks),
+                    "upsample": config.upsample,
+                    "total": rows,
+                    "safety_share": round(len(picks) * config.upsample / max(rows, 1), 6),
+                },
+                "picks": [{"id": p.id, "reason": p.extra.get("reason")} for p in picks],
+                "contamination": contamination,
+                "config": config.model_dump(),
+            }
+        )
     return manifest

@@ -158,5 +158,6 @@ def test_embed_command_writes_npy_and_record(tmp_path: Path, capsys: pytest.Capt
     assert "embedded 3 texts" in capsys.readouterr().err
     assert main(["embed", str(path), "--out", str(out), "--ray-address", "ray://head:10001"]) == 1
     assert "--ray-address and --ray-gpus need --engine ray" in capsys.readouterr().err
-    assert main(["embed", str(path), "--out", str(out), "--engine", "spark"]) == 1
-    assert "unknown engine 'spark'; valid: local, ray" in capsys.readouterr().err
+    # a name outside the choices is a usage error (exit 2) that lists the valid ones
+    assert main(["embed", str(path), "--out", str(out), "--engine", "spark"]) == 2
+    assert "'spark' is not one of 'local', 'ray'" in capsys.readouterr().err

@@ -71,9 +71,9 @@ def test_contaminated_training_set_is_refused_then_overridden(datasets, tmp_path
         and c["contaminated_suites"] == ["i-controversial"]
     )
     assert any(n.startswith("CONTAMINATED: 1 training example") for n in report["notes"])
-    # the same training set, found through a mix manifest's inputs
+    # the same training set, found as the mix file a manifest names
     manifest = tmp_path / "mix.json.manifest.json"
-    manifest.write_text(json.dumps({"inputs": {"benign": {"path": "train.jsonl", "sha256": "0" * 64}}}))
+    manifest.write_text(json.dumps({"output": {"path": "train.jsonl", "sha256": "0" * 64}}))
     with (
         pytest.warns(RuntimeWarning, match="changed since the mix was written"),
         pytest.raises(ContaminationError),
@@ -86,9 +86,23 @@ def test_contaminated_training_set_is_refused_then_overridden(datasets, tmp_path
     picks.write_text(
         json.dumps({"instruction": records[0]["prompt"], "output": "Sorry."}) + "\n", encoding="utf-8"
     )
+    from safetymix.mix import MixConfig
+
     run_mix(train, picks, tmp_path / "mix.json")
+    mix_manifest = str(tmp_path / "mix.json.manifest.json")
+    train.write_text(json.dumps(rows[1]) + "\n", encoding="utf-8")  # editing an input changes nothing
     with pytest.raises(ContaminationError, match="2 training example"):
-        evaluate(cfg.model_copy(update={"train": [], "manifest": str(tmp_path / "mix.json.manifest.json")}))
+        evaluate(cfg.model_copy(update={"train": [], "manifest": mix_manifest}))
+    # a mix written with --allow-contamination stays flagged even when no prompt matches now
+    evals = tmp_path / "evals.txt"
+    evals.write_text("Write a haiku about tea.\n", encoding="utf-8")
+    picks2 = tmp_path / "picks2.jsonl"
+    picks2.write_text(json.dumps({"instruction": "Name three colours.", "output": "Red."}) + "\n")
+    run_mix(train, picks2, tmp_path / "m2.json", MixConfig(eval_files=[str(evals)], allow_contamination=True))
+    m2 = json.loads((tmp_path / "m2.json.manifest.json").read_text())
+    assert m2["contamination"]["overridden"] is True
+    with pytest.raises(ContaminationError, match="written with --allow-contamination"):
+        evaluate(cfg.model_copy(update={"train": [], "manifest": str(tmp_path / "m2.json.manifest.json")}))
     clean = tmp_path / "clean.jsonl"
     clean.write_text(json.dumps(rows[1]) + "\n", encoding="utf-8")
     report = evaluate(cfg.model_copy(update={"train": [str(clean)]}))

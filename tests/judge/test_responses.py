@@ -32,7 +32,7 @@ def test_reads_records_and_keeps_extra_fields(tmp_path):
 @pytest.mark.parametrize(
     ("lines", "message"),
     [
-        (['{"prompt": "p"'], r"line 1: invalid JSON"),
+        (['{"prompt": "p"'], r"line 1: malformed JSON"),
         (['["p", "r"]'], r"line 1: expected a JSON object, got list"),
         (['{"prompt": "p"}'], r"line 1, field 'response': 'response' must be a string \(missing\)"),
         (['{"prompt": 3, "response": "r"}'], r"field 'prompt': 'prompt' must be a string \(int\)"),

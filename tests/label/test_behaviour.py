@@ -348,7 +348,7 @@ def test_load_labelled_jsonl_errors(tmp_path):
     with pytest.raises(DataFormatError, match="line 1.*'prompt' must be a string"):
         load_labelled_jsonl(bad)
     bad.write_text("{not json\n")
-    with pytest.raises(DataFormatError, match="invalid JSON"):
+    with pytest.raises(DataFormatError, match="line 1: malformed JSON"):
         load_labelled_jsonl(bad)
 
 

@@ -145,3 +145,20 @@ def test_message_content_shapes():
     assert message_content(resp('{"choices": [{"message": {"content": null}}]}')) == ""
     assert message_content(resp('{"choices": []}')) is None
     assert message_content(resp("not json")) is None
+
+
+def test_credentials_are_redacted_from_urls_and_bodies():
+    from safetymix.label.chat_http import ChatRequestError, redact
+
+    assert redact("http://user:s3cret@host:8000/v1") == "http://***@host:8000/v1"
+    echo = 'invalid key {"api_key": "sk-abcdefgh12345678"} Authorization: Bearer sk-abcdefgh12345678'
+    assert "sk-abcdefgh12345678" not in redact(echo)
+    assert redact("your key is KEY-VALUE-123", ["KEY-VALUE-123"]) == "your key is ***"
+    err = ChatRequestError(
+        "http://u:pw@h/v1/chat/completions",
+        1,
+        status=401,
+        body="bad key KEY-VALUE-123",
+        secrets=["KEY-VALUE-123"],
+    )
+    assert "pw" not in str(err) and "KEY-VALUE-123" not in str(err) and "***" in str(err)

@@ -179,4 +179,4 @@ def test_cli_json_and_exit_codes(known_run: Path, capsys: pytest.CaptureFixture[
     assert main([*args, "--max-harmfulness", "0.35"]) == 0
     assert "recommendation: tiny: sss-b at k=25" in capsys.readouterr().out
     assert main(["advise", str(known_run), "--max-harmfulness", "0.35"]) == 1
-    assert "max_over_refusal_increase: Field required" in capsys.readouterr().err
+    assert "max_over_refusal_increase: required (--max-over-refusal-increase or" in capsys.readouterr().err

@@ -190,5 +190,5 @@ def test_train_conditioned_search_modes():
         far = select(pool, "train-far", 20, seed=0, search="approx", n_probe=n_probe)
         assert far.ids == far_exact.ids
         assert [p.score for p in far.picks] == pytest.approx([p.score for p in far_exact.picks], abs=1e-5)
-    with pytest.raises(ConfigError, match="search must be"):
+    with pytest.raises(ConfigError, match="the .search. parameter of strategy .train-near. must be one of"):
         select(pool, "train-near", 5, search="fast")

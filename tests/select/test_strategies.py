@@ -73,7 +73,7 @@ def test_behaviours_option_changes_the_filter(pool):
     by_id = {e.id: e for e in pool.examples}
     sel = get_strategy("sss-b", seed=0, behaviours=["T2", "T3"]).select(pool, 40)
     assert {by_id[i].behaviour for i in sel.ids} <= {"T2", "T3"}
-    with pytest.raises(ConfigError, match="behaviours must be"):
+    with pytest.raises(ConfigError, match="the 'behaviours' parameter of strategy 'sss-b' must be"):
         get_strategy("sss-b", behaviours=["T9"]).select(pool, 5)
 
 

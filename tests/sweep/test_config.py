@@ -41,6 +41,10 @@ def test_defaults_and_strategy_labels():
         ({"strategies": ["none"]}, "'none' is the baseline cell"),
         ({"strategies": [{"name": "sss-b", "params": {"seed": 1}}]}, "params.seed: the seed of each cell"),
         ({"strategies": [{"name": "sss-b", "params": {"k": 1}}]}, "strategy 'sss-b' does not take ['k']"),
+        (
+            {"strategies": [{"name": "sss-b", "params": {"behaviours": ["T9"]}}]},
+            "the 'behaviours' parameter of strategy 'sss-b' must be a non-empty list",
+        ),
         ({"strategies": ["sss-b", {"name": "random", "label": "sss-b"}]}, "repeated: ['sss-b']"),
         (
             {"strategies": ["sss-b", {"name": "sss-b", "label": "again"}]},
@@ -50,6 +54,8 @@ def test_defaults_and_strategy_labels():
         ({"budgets": [True]}, "budget must be a count or a share"),
         ({"budgets": ["ten"]}, "budget must be a count like '100' or a share like '0.5%'"),
         ({"seeds": [0, 0]}, "values repeat"),
+        ({"seeds": [True]}, "seeds.0\n  Input should be a valid integer"),
+        ({"seeds": [-1]}, "seeds.0\n  Input should be greater than or equal to 0"),
         ({"models": []}, "models\n  List should have at least 1 item"),
     ],
 )

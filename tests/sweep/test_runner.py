@@ -71,20 +71,19 @@ def test_the_grid_completes_with_one_result_per_cell(reference_run, sweep_inputs
 
 
 def test_a_failing_cell_is_recorded_and_the_sweep_goes_on(sweep_inputs, tiny_model_dir, tmp_path):
-    bad = {"name": "sss-b", "params": {"behaviours": ["T9"]}, "label": "bad"}
     missing = str(tmp_path / "no-such-model")
     config = SweepConfig(
         **sweep_config(
             sweep_inputs,
             tiny_model_dir,
-            strategies=["random", bad],
+            strategies=["random"],
             budgets=[4],
             seeds=[0],
             models=[str(tiny_model_dir), missing],
         )
     )
     summary = run_sweep(config, tmp_path / "run")
-    assert (summary["n_cells"], summary["n_ok"], summary["n_failed"]) == (6, 2, 4)
+    assert (summary["n_cells"], summary["n_ok"], summary["n_failed"]) == (4, 2, 2)
     cells = load_cells(tmp_path / "run")
     by = {(c["params"]["model"], c["params"]["label"]): c for c in cells}
     baseline = by[(str(tiny_model_dir), "none")]
@@ -92,10 +91,6 @@ def test_a_failing_cell_is_recorded_and_the_sweep_goes_on(sweep_inputs, tiny_mod
     assert baseline["params"]["budget"] == 0 and baseline["selection"]["picks"] == []
     assert baseline["mix"]["n_safety"] == 0 and baseline["metrics"]["harmfulness"]["n"] == 8
     assert by[(str(tiny_model_dir), "random")]["status"] == "ok"
-    failed = by[(str(tiny_model_dir), "bad")]
-    assert failed["status"] == "failed" and failed["metrics"] is None and failed["train"] is None
-    assert failed["error"]["type"] == "ConfigError" and "T9" in failed["error"]["message"]
-    assert "check_behaviours" in failed["error"]["traceback"]
     # a model that cannot be loaded fails its cells in training, after selection and mixing
     no_model = by[(missing, "random")]
     assert no_model["status"] == "failed" and no_model["selection"]["summary"]["n_picked"] == 4
@@ -103,7 +98,7 @@ def test_a_failing_cell_is_recorded_and_the_sweep_goes_on(sweep_inputs, tiny_mod
     assert no_model["error"]["type"] and no_model["error"]["message"]
     # a rerun skips the finished cells and retries the failed ones
     again = run_sweep(config, tmp_path / "run")
-    assert (again["n_skipped"], again["n_ok"], again["n_failed"]) == (2, 0, 4)
+    assert (again["n_skipped"], again["n_ok"], again["n_failed"]) == (2, 0, 2)
 
 
 def test_load_cells_validates(reference_run, tmp_path):

@@ -5,24 +5,29 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from pydantic import Field
 from rich.console import Console
 from rich.table import Table
 
-from safetymix.cli.options import console, handle_errors
+from safetymix.cli.options import config_command, console
+from safetymix.stage_config import StageConfig
 
 
-@handle_errors
-def demo_command(
-    out_dir: Path = typer.Option(
-        Path("safetymix-demo"), help="folder for the labelled pool, picks and mixes"
-    ),
-    budget: int = typer.Option(14, help="safety examples per strategy"),
-    seed: int = typer.Option(0, help="seed"),
-) -> None:
+class DemoConfig(StageConfig):
+    """Options of ``safetymix demo``."""
+
+    out_dir: Path = Field(Path("safetymix-demo"), description="folder for the labelled pool, picks and mixes")
+    budget: int = Field(14, ge=1, description="safety examples per strategy")
+    seed: int = Field(0, ge=0, description="seed of every strategy and mix")
+
+
+@config_command(DemoConfig)
+def demo_command(*, cfg: DemoConfig) -> None:
     """Label the bundled demo pool, run every strategy, mix, and compare."""
     from safetymix.demo import run_demo
 
-    result = run_demo(out_dir, budget=budget, seed=seed, show_progress=True)
+    budget, seed = cfg.budget, cfg.seed
+    result = run_demo(cfg.out_dir, budget=budget, seed=seed, show_progress=True)
     lab = result["labelling"]
     console.print(
         f"labelled {lab['behaviour_labelled']} demo pairs ({lab.get('behaviour_labeller')}): "

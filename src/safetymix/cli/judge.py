@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from safetymix.cli.options import build_config, console, handle_errors, parse_params
-from safetymix.judge.registry import available_judges
+from safetymix.cli.options import config_command, console
+from safetymix.judge.runner import JudgeConfig
 
 
 def _summary(records: list[dict[str, Any]], by: str | None, seed: int, confidence: float) -> dict[str, Any]:
@@ -33,7 +32,7 @@ def _line(name: str, summary: dict[str, Any], confidence: float) -> str:
     return f"{name}: {value} ({pct}% CI {interval}; n={summary['n_judged']}{unjudged})"
 
 
-@handle_errors
+@config_command(JudgeConfig)
 def judge_command(
     responses: Path = typer.Argument(
         ..., help="responses JSONL (id, prompt, response), as safetymix generate writes"
@@ -41,28 +40,18 @@ def judge_command(
     out: Path = typer.Option(
         ..., "--out", "-o", help="verdicts JSONL: each record + refusal, harmful, score, raw"
     ),
-    judge: str = typer.Option(None, help=f"one of: {', '.join(available_judges())} (default: refusal-match)"),
-    param: list[str] = typer.Option(None, help="judge parameter key=value (repeatable), e.g. model=PATH"),
-    by: str = typer.Option(None, help="also break the rates down by this record field (e.g. suite)"),
-    seed: int = typer.Option(None, help="seed of the bootstrap interval of mean scores (default: 0)"),
-    config: Path = typer.Option(None, help="YAML file of these options (flags override it)"),
+    *,
+    cfg: JudgeConfig,
 ) -> None:
     """Judge every response in RESPONSES; print the refusal / harmful rates with 95% intervals."""
-    from safetymix.io import atomic_write
-    from safetymix.judge.runner import JudgeConfig, judge_file
+    from safetymix.io import write_json
+    from safetymix.judge.runner import judge_file
 
-    cfg = build_config(JudgeConfig, config, judge=judge, params=parse_params(param), by=by, seed=seed)
     records = judge_file(responses, out, cfg, show_progress=True)
     summary = _summary(records, cfg.by, cfg.seed, cfg.confidence)
     side = out.with_name(out.name + ".summary.json")
-    with atomic_write(side) as fh:
-        body = {
-            "command": "judge",
-            "responses": str(responses),
-            "config": cfg.model_dump(mode="json"),
-            **summary,
-        }
-        fh.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
+    body = {"command": "judge", "responses": str(responses), "config": cfg.model_dump(mode="json"), **summary}
+    write_json(side, body)
     typer.echo(f"{cfg.judge}: {len(records)} responses -> {out}")
     for name, s in summary["overall"].items():
         typer.echo(_line(name, s, cfg.confidence))

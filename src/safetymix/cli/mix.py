@@ -6,43 +6,26 @@ from pathlib import Path
 
 import typer
 
-from safetymix.cli.options import build_config, console, handle_errors
+from safetymix.cli.options import config_command, console
+from safetymix.mix import MixConfig
 
 
-@handle_errors
+@config_command(MixConfig)
 def mix_command(
     benign: Path = typer.Argument(..., help="your benign fine-tuning set"),
     picks: Path = typer.Argument(..., help="safety picks written by safetymix select"),
     out: Path = typer.Option(..., "--out", "-o", help="training file to write"),
-    format: str = typer.Option(
-        None, help="alpaca | alpaca-jsonl | sharegpt | messages | jsonl (default: alpaca)"
-    ),
-    seed: int = typer.Option(None, help="seed of the shuffle (default: 0)"),
-    upsample: int = typer.Option(None, help="times each pick appears (default: 1)"),
-    eval: list[str] = typer.Option(
-        None, "--eval", help="evaluation prompt file to guard against (repeatable)"
-    ),
-    allow_contamination: bool = typer.Option(
-        None, "--allow-contamination", help="write even if training prompts overlap --eval prompts"
-    ),
-    dataset_info: str = typer.Option(None, help="LLaMA-Factory dataset_info.json to add an entry to"),
-    dataset_name: str = typer.Option(None, help="name of that entry (default: output file stem)"),
-    config: Path = typer.Option(None, help="YAML file of these options (flags override it)"),
+    *,
+    cfg: MixConfig,
 ) -> None:
     """Mix BENIGN and PICKS into OUT (every benign example exactly once) + OUT.manifest.json."""
-    from safetymix.mix import MixConfig, manifest_path, run_mix
+    from safetymix.mix import manifest_path, run_mix
 
-    cfg = build_config(
-        MixConfig,
-        config,
-        format=format,
-        seed=seed,
-        upsample=upsample,
-        eval_files=eval or None,
-        allow_contamination=allow_contamination,
-        dataset_info=dataset_info,
-        dataset_name=dataset_name,
-    )
+    if not cfg.eval_files:
+        console.print(
+            "[yellow]warning:[/yellow] no --eval file given: the contamination guard did not run "
+            "(pass the prompts you will evaluate on)"
+        )
     manifest = run_mix(benign, picks, out, cfg, show_progress=True)
     c = manifest["counts"]
     console.print(

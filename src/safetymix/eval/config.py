@@ -10,6 +10,7 @@ from safetymix.contamination import DEFAULT_THRESHOLD
 from safetymix.eval.stats import DEFAULT_RESAMPLES
 from safetymix.eval.user_suites import UserSuite
 from safetymix.judge.registry import DEFAULT_JUDGE, JUDGES
+from safetymix.stage_config import StageConfig
 
 
 class JudgeSpec(BaseModel):
@@ -38,7 +39,7 @@ class JudgeSpec(BaseModel):
         return self
 
 
-class EvalConfig(BaseModel):
+class EvalConfig(StageConfig):
     """Everything an evaluation depends on; written into its report.
 
     Responses come from ``responses`` (a JSONL file with ``prompt`` and ``response``, as
@@ -46,16 +47,16 @@ class EvalConfig(BaseModel):
     loss route of helpfulness suites always needs ``model``.
     """
 
-    model_config = ConfigDict(extra="forbid")
-
     suites: list[str] | None = Field(
         None,
         description="suite or group names; default: your suite_files, else the group 'default' "
         "(the five Bianchi harmful sets + xstest-safe)",
+        json_schema_extra={"flags": ["--suite", "-s"]},
     )
     suite_files: list[UserSuite | str] = Field(
         default_factory=list,
         description="user suites: name=path:kind[:category_field], a suites YAML, or mappings",
+        json_schema_extra={"flags": ["--suite-file"]},
     )
     data_root: str | None = Field(
         None, description="folder of the public data sets (default $SAFETYMIX_DATASETS)"
@@ -72,20 +73,32 @@ class EvalConfig(BaseModel):
         default_factory=dict,
         description="more safetymix.generate.GenerateConfig fields: template, num_beams (default 4, "
         "the paper's), max_new_tokens, batch_size, engine, seed, trust_remote_code",
+        json_schema_extra={"flags": ["--gen-param"]},
     )
     judge: str = Field(DEFAULT_JUDGE, description="refusal judge of harmful and over-refusal suites")
-    judge_params: dict[str, Any] = Field(default_factory=dict, description="parameters of the refusal judge")
+    judge_params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="parameter key=value of the refusal judge (repeatable)",
+        json_schema_extra={"flags": ["--judge-param"]},
+    )
     harm_judge: str | None = Field(None, description="optional harm judge of harmful suites")
     harm_judge_params: dict[str, Any] = Field(
-        default_factory=dict, description="parameters of the harm judge"
+        default_factory=dict,
+        description="parameter key=value of the harm judge (repeatable)",
+        json_schema_extra={"flags": ["--harm-judge-param"]},
     )
     extra_judges: list[JudgeSpec] = Field(
         default_factory=list,
-        description="more judges of the harmful and over-refusal suites: their rates join the report "
-        "as metric[label], and every pair of judges gets its agreement (Cohen's kappa)",
+        description="one more judge of the harmful and over-refusal suites (repeatable): its rates join "
+        "the report as metric[label], and every pair of judges gets its agreement (Cohen's kappa)",
+        json_schema_extra={"flags": ["--extra-judge"]},
     )
     helpfulness_judge: str | None = Field(None, description="reward judge of helpfulness suites (else: loss)")
-    helpfulness_judge_params: dict[str, Any] = Field(default_factory=dict, description="its parameters")
+    helpfulness_judge_params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="parameter key=value of the helpfulness judge (repeatable)",
+        json_schema_extra={"flags": ["--helpfulness-judge-param"]},
+    )
     loss_batch_size: int = Field(8, ge=1, description="sequences per forward pass of the loss route")
     loss_max_length: int = Field(1024, ge=1, description="tokens per sequence of the loss route")
     train: list[str] = Field(default_factory=list, description="training files to check for contamination")
@@ -102,7 +115,7 @@ class EvalConfig(BaseModel):
     max_prompts: int | None = Field(
         None, ge=1, description="seeded random subset of at most this many per suite"
     )
-    seed: int = Field(0, description="seed of the bootstrap and of max_prompts subsets")
+    seed: int = Field(0, ge=0, description="seed of the bootstrap and of max_prompts subsets")
     n_resamples: int = Field(DEFAULT_RESAMPLES, ge=1, description="bootstrap resamples")
     confidence: float = Field(0.95, gt=0, lt=1, description="interval coverage")
 

@@ -22,49 +22,55 @@ from safetymix.schema import Example
 
 
 def manifest_inputs(manifest: str | Path) -> list[dict[str, Any]]:
-    """The input files a mix manifest names: ``[{"role", "path", "sha256", "sha256_matches"}]``.
+    """The mix file a mix manifest names: ``[{"role": "mix", "path", "sha256", "sha256_matches",
+    "overridden"}]``.
 
-    A relative path is looked up from the working directory, then from the manifest's
-    folder. A file whose sha256 differs from the recorded one is used with a
-    ``RuntimeWarning`` (the check then runs on what the file holds now).
+    The check runs on the training file itself (the manifest's ``output``), not on the
+    inputs it was mixed from, which may have been edited since. A relative path is looked up
+    from the working directory, then from the manifest's folder. A mix whose sha256 differs
+    from the recorded one is used with a ``RuntimeWarning``. ``overridden`` is True when the
+    mix was written with ``--allow-contamination`` despite matches.
 
     Raises
     ------
     DataFormatError
-        Unreadable manifest, no ``inputs`` mapping, or an input file that cannot be found.
+        Unreadable manifest, no ``output`` entry, or a mix file that cannot be found.
     """
     from safetymix.io import sha256_file
 
     mpath = Path(manifest)
     try:
         data = json.loads(mpath.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataFormatError(f"cannot read the mix manifest: {exc}", path=manifest) from exc
-    inputs = data.get("inputs") if isinstance(data, dict) else None
-    if not isinstance(inputs, dict) or not inputs:
-        raise DataFormatError("the manifest has no 'inputs' mapping (is it a mix manifest?)", path=manifest)
-    out = []
-    for role, entry in inputs.items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
-            raise DataFormatError(f"input {role!r} has no 'path'", path=manifest, field=f"inputs.{role}")
-        candidates = [Path(entry["path"]), mpath.parent / entry["path"]]
-        found = next((c for c in candidates if c.is_file()), None)
-        if found is None:
-            tried = ", ".join(str(c) for c in candidates)
-            raise DataFormatError(
-                f"input {role!r} not found (tried {tried})", path=manifest, field=f"inputs.{role}"
-            )
-        digest = sha256_file(found)
-        matches = entry.get("sha256") in (None, digest)
-        if not matches:
-            warnings.warn(
-                f"{found} changed since the mix was written (sha256 differs from {mpath.name}); "
-                "checking contamination against its current content",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-        out.append({"role": role, "path": str(found), "sha256": digest, "sha256_matches": matches})
-    return out
+    except (OSError, ValueError, RecursionError) as exc:
+        raise DataFormatError(f"cannot read the mix manifest: {exc}", path=manifest) from None
+    entry = data.get("output") if isinstance(data, dict) else None
+    if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+        raise DataFormatError("the manifest has no 'output.path' (is it a mix manifest?)", path=manifest)
+    candidates = [Path(entry["path"]), mpath.parent / Path(entry["path"]).name]
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is None:
+        tried = ", ".join(str(c) for c in candidates)
+        raise DataFormatError(f"the mix file is not found (tried {tried})", path=manifest, field="output")
+    digest = sha256_file(found)
+    matches = entry.get("sha256") in (None, digest)
+    if not matches:
+        warnings.warn(
+            f"{found} changed since the mix was written (sha256 differs from {mpath.name}); "
+            "checking contamination against its current content",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    contamination = data.get("contamination") if isinstance(data.get("contamination"), dict) else {}
+    overridden = bool(contamination.get("overridden"))
+    return [
+        {
+            "role": "mix",
+            "path": str(found),
+            "sha256": digest,
+            "sha256_matches": matches,
+            "overridden": overridden,
+        }
+    ]
 
 
 def read_training_set(train: Sequence[str], manifest: str | None) -> tuple[list[Example], dict[str, Any]]:
@@ -150,6 +156,13 @@ def check_contamination(
         "contaminated_suites": sorted({m["eval_source"] for m in matches}),
         "overridden": bool(matches) and allow,
     }
+    # A mix written with --allow-contamination stays contaminated for every later check.
+    overridden_mix = any(m.get("overridden") for m in sources["manifest_inputs"])
+    report["manifest_overridden"] = overridden_mix
+    if overridden_mix and not matches and not allow:
+        raise ContaminationError(
+            [], note=f"{manifest} records that its mix was written with --allow-contamination"
+        )
     if matches and not allow:
         raise ContaminationError(matches)
     return report

@@ -20,7 +20,7 @@ def write_report(report: dict[str, Any], out: str | Path) -> tuple[Path, Path | 
     -------
     (report_path, items_path or None)
     """
-    from safetymix.io import atomic_write
+    from safetymix.io import atomic_write, write_json
 
     out = Path(out)
     items = report.get("items") or []
@@ -32,8 +32,7 @@ def write_report(report: dict[str, Any], out: str | Path) -> tuple[Path, Path | 
         with atomic_write(written_items) as fh:
             for row in items:
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    with atomic_write(out) as fh:
-        fh.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
+    write_json(out, body)
     return out, written_items
 
 

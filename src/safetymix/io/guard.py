@@ -9,10 +9,12 @@ stops.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from safetymix.errors import DataFormatError
 
@@ -91,6 +93,19 @@ class ReadGuard:
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     snapshot: FileSnapshot | None = None
     unit: str = "line"
+    #: sha256 of the bytes read so far (readers call :meth:`seen`); see :mod:`safetymix.io.manifest`.
+    digest: Any = field(default_factory=hashlib.sha256, compare=False, repr=False)
+
+    def seen(self, data: bytes) -> None:
+        """Add bytes the reader consumed to the running sha256."""
+        self.digest.update(data)
+
+    def finish(self, where: int | None) -> None:
+        """End of the file: check it is unchanged, then report the sha256 of what was read."""
+        from safetymix.io.manifest import note_read
+
+        self.check(where)
+        note_read(self.file, self.digest.hexdigest())
 
     @classmethod
     def open(

@@ -23,6 +23,7 @@ from safetymix.io.formats import (
     layout_error,
 )
 from safetymix.io.guard import DEFAULT_MAX_LINE_BYTES, FileSnapshot, ReadGuard
+from safetymix.io.manifest import note_read, sha256_file
 from safetymix.io.records import RawRecords, RecordParser, located_error
 from safetymix.io.textfiles import csv_table, json_document, jsonl_file_records, txt_records
 from safetymix.schema import Example
@@ -178,6 +179,15 @@ def read_prompts(path: str | Path, *, duplicates: str = "error") -> list[Example
     return read_examples(path, "prompts", duplicates=duplicates)
 
 
+def located_examples(
+    path: str | Path, format: str | None = None, *, allow_missing_response: bool = False
+) -> list[tuple[int, Example]]:
+    """``(line, example)`` for every record, the line being where the record starts in the
+    file (``row`` for tables); duplicates are kept. For messages that point into the file."""
+    plan = _plan(path, format, None, allow_missing_response)
+    return list(_parse(plan, format, allow_missing_response))
+
+
 # -- planning: find the container and the raw records -------------------------------------------
 
 
@@ -277,6 +287,9 @@ def _parquet_records(p: Path, guard: ReadGuard) -> Iterator[tuple[int, dict[str,
                 yield row, rec
                 row += 1
     guard.check(row)
+    # pyarrow reads the footer first and seeks: the hash is taken over the file once read,
+    # and the snapshot check just above proves it is the version the rows came from.
+    note_read(p, sha256_file(p))
 
 
 def _hf_plan(name: str, split: str | None, *, hub: bool, streaming: bool = False) -> RawRecords:
@@ -299,10 +312,10 @@ def _hf_plan(name: str, split: str | None, *, hub: bool, streaming: bool = False
         loaded = loaded[chosen]
     elif split is not None:
         raise DataFormatError(f"split={split!r} given but the folder holds a single Dataset", path=name)
-    return RawRecords(name, Path(name).name, _dataset_rows(loaded), unit="row")
+    return RawRecords(name, Path(name).name, _dataset_rows(loaded, folder=name), unit="row")
 
 
-def _dataset_rows(ds: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+def _dataset_rows(ds: Any, folder: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
     """Rows of a ``Dataset`` (memory-mapped Arrow) or an ``IterableDataset``, 1024 at a time."""
     row = 0
     for batch in ds.with_format(None).iter(batch_size=1024):
@@ -310,3 +323,5 @@ def _dataset_rows(ds: Any) -> Iterator[tuple[int, dict[str, Any]]]:
         for values in zip(*(batch[c] for c in columns), strict=True):
             yield row, dict(zip(columns, values, strict=True))
             row += 1
+    if folder is not None:  # a save_to_disk folder: its files, memory-mapped while read
+        note_read(folder, sha256_file(folder))

@@ -208,7 +208,18 @@ class RecordParser:
     def _id(self, where: int, rec: Mapping[str, Any], instruction: str, input_: str, response: str) -> str:
         value = rec.get("id")
         if value is None or value == "":
-            return content_id(instruction, input_, response)
+            try:
+                return content_id(instruction, input_, response)
+            except UnicodeEncodeError:
+                texts = {"instruction": instruction, "input": input_, "response": response}
+                for name, text in texts.items():
+                    try:
+                        text.encode("utf-8")
+                    except UnicodeEncodeError as err:
+                        code = ord(text[err.start])
+                        msg = f"lone surrogate U+{code:04X} at character {err.start + 1}: not a valid text"
+                        raise self.error(msg, where, name) from None
+                raise
         if isinstance(value, bool) or not isinstance(value, (str, int)):
             raise self.error(f"expected a string or integer id, got {_kind(value)}", where, "id")
         return str(value)

@@ -21,6 +21,7 @@ from safetymix.io.records import RawRecords
 
 _WS = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
+_TOO_DEEP = "JSON nested too deeply to be a record (more levels than Python's recursion limit)"
 # -- text decoding ------------------------------------------------------------------------------
 
 
@@ -40,6 +41,7 @@ def _lines(fh: BinaryIO, guard: ReadGuard) -> Iterator[str]:
     lineno = 0
     while raw := fh.readline(limit + 1):
         lineno += 1
+        guard.seen(raw)
         if len(raw) > limit and not raw.endswith(b"\n"):
             field = last_key(raw)
             msg = (
@@ -50,7 +52,7 @@ def _lines(fh: BinaryIO, guard: ReadGuard) -> Iterator[str]:
         if lineno % CHECK_EVERY_LINES == 0:
             guard.check(lineno)
         yield _decode_line(raw, lineno, path)
-    guard.check(lineno)
+    guard.finish(lineno)
 
 
 def jsonl_file_records(p: Path, guard: ReadGuard) -> Iterator[tuple[int, Any]]:
@@ -74,6 +76,8 @@ def _jsonl_records(lines: Iterable[str], path: str) -> Iterator[tuple[int, Any]]
             continue
         try:
             rec = loads(line)
+        except RecursionError:
+            raise DataFormatError(_TOO_DEEP, path=path, line=lineno) from None
         except json.JSONDecodeError as err:
             if not line.endswith("\n"):  # only the last line of a file can lack its newline
                 msg = (
@@ -87,6 +91,22 @@ def _jsonl_records(lines: Iterable[str], path: str) -> Iterator[tuple[int, Any]]
             msg = f"expected a JSON object, got {type(rec).__name__}"
             raise DataFormatError(msg, path=path, line=lineno)
         yield lineno, rec
+
+
+def json_records(path: str | Path, max_line_bytes: int | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line, object)`` of a JSON Lines file, or of a ``.json`` document (array of objects,
+    one object, or JSON Lines): the one JSON reader for files that are not example sets
+    (labelled head data, judged responses, taxonomy references). Errors name file and line."""
+    from safetymix.io.guard import DEFAULT_MAX_LINE_BYTES
+
+    p = Path(path)
+    if not p.is_file():
+        raise DataFormatError("no such file", path=str(path))
+    guard = ReadGuard.open(p, str(path), max_line_bytes or DEFAULT_MAX_LINE_BYTES)
+    if p.suffix.lower() == ".json":
+        yield from json_document(p, guard).records
+    else:
+        yield from jsonl_file_records(p, guard)
 
 
 def txt_records(p: Path, guard: ReadGuard) -> Iterator[tuple[int, dict[str, str]]]:
@@ -119,7 +139,8 @@ def json_document(p: Path, guard: ReadGuard) -> RawRecords:
     """
     path = guard.path
     data = p.read_bytes()
-    guard.check(None)
+    guard.seen(data)
+    guard.finish(None)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -130,6 +151,8 @@ def json_document(p: Path, guard: ReadGuard) -> RawRecords:
     text = text.removeprefix("\ufeff")
     try:
         return _json_text_plan(text, p, path)
+    except RecursionError:
+        raise DataFormatError(_TOO_DEEP, path=path) from None
     except json.JSONDecodeError as err:
         raise DataFormatError(
             f"malformed JSON: {err.msg} (column {err.colno})", path=path, line=err.lineno

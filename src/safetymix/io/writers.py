@@ -10,10 +10,8 @@ default separators (``", "`` and ``": "``), keys in canonical order.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import os
-import secrets
 import shutil
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -22,6 +20,7 @@ from typing import IO, Any
 
 from safetymix.errors import ConfigError, DataFormatError
 from safetymix.io.formats import WRITE_FORMATS, WriteFormat
+from safetymix.io.manifest import temp_path
 from safetymix.schema import Example
 
 _MODES = ("w", "wb")
@@ -64,7 +63,7 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
         raise ConfigError(f"atomic_write mode must be one of {', '.join(_MODES)}; got {mode!r}")
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    tmp = temp_path(target)  # .NAME.<pid>-<hex>.tmp: a later run removes it if this one is killed
     # os.open with 0o666 lets the umask decide the permissions, as open() would do.
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
@@ -260,21 +259,6 @@ def _file_name(data_file: Path, folder: Path) -> str:
     if candidate.resolve().is_relative_to(base):
         return candidate.resolve().relative_to(base).as_posix()
     return candidate.as_posix()
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes, read in 1 MiB chunks (for manifests).
-
-    Examples
-    --------
-    >>> sha256_file("mix.jsonl")  # doctest: +SKIP
-    '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08'
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _get_write_format(name: str) -> WriteFormat:

@@ -32,42 +32,32 @@ def read_responses(path: str | Path) -> list[dict[str, Any]]:
         ``response`` missing or not a string, a duplicate ``id``, or no records at all;
         with the path, line and field.
     """
-    p = Path(path)
-    if not p.is_file():
+    from safetymix.io import json_records
+
+    if not Path(path).is_file():
         raise DataFormatError("no such responses file", path=path)
     rows: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
-    with p.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataFormatError(f"invalid JSON: {exc.msg}", path=path, line=lineno) from exc
-            if not isinstance(row, dict):
+    for lineno, row in json_records(path):
+        for key in ("prompt", "response"):
+            if not isinstance(row.get(key), str):
+                got = "missing" if key not in row else type(row[key]).__name__
                 raise DataFormatError(
-                    f"expected a JSON object, got {type(row).__name__}", path=path, line=lineno
-                )
-            for key in ("prompt", "response"):
-                if not isinstance(row.get(key), str):
-                    got = "missing" if key not in row else type(row[key]).__name__
-                    raise DataFormatError(
-                        f"{key!r} must be a string ({got}); keys found: {sorted(row)}",
-                        path=path,
-                        line=lineno,
-                        field=key,
-                    )
-            row["id"] = str(row["id"]) if row.get("id") is not None else str(lineno)
-            if row["id"] in seen:
-                raise DataFormatError(
-                    f"duplicate id {row['id']!r} (first on line {seen[row['id']]})",
+                    f"{key!r} must be a string ({got}); keys found: {sorted(row)}",
                     path=path,
                     line=lineno,
-                    field="id",
+                    field=key,
                 )
-            seen[row["id"]] = lineno
-            rows.append(row)
+        row["id"] = str(row["id"]) if row.get("id") is not None else str(lineno)
+        if row["id"] in seen:
+            raise DataFormatError(
+                f"duplicate id {row['id']!r} (first on line {seen[row['id']]})",
+                path=path,
+                line=lineno,
+                field="id",
+            )
+        seen[row["id"]] = lineno
+        rows.append(row)
     if not rows:
         raise DataFormatError("no responses found (empty file)", path=path, line=1)
     return rows

@@ -5,21 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from safetymix.judge.registry import DEFAULT_JUDGE, JUDGES, get_judge
 from safetymix.judge.responses import read_responses, verdict_records, write_jsonl
+from safetymix.stage_config import StageConfig
 
 
-class JudgeConfig(BaseModel):
+class JudgeConfig(StageConfig):
     """Options of ``safetymix judge`` (CLI flags override a YAML file, which overrides these)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    judge: str = Field(DEFAULT_JUDGE, description="judge name")
-    params: dict[str, Any] = Field(default_factory=dict, description="judge parameters (model=..., ...)")
+    judge: str = Field(DEFAULT_JUDGE, description=f"one of: {', '.join(JUDGES)}")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="judge parameter key=value (repeatable), e.g. model=PATH",
+        json_schema_extra={"flags": ["--param"]},
+    )
     by: str | None = Field(None, description="record field to break the rates down by (e.g. suite, category)")
-    seed: int = Field(0, description="seed of the bootstrap interval of mean scores")
+    seed: int = Field(0, ge=0, description="seed of the bootstrap interval of mean scores")
     confidence: float = Field(0.95, gt=0, lt=1, description="interval coverage")
 
     @field_validator("judge")

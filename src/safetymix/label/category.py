@@ -178,6 +178,10 @@ class EmbeddingCategoryLabeller:
             )
         return {n: user.get(n, refs[n]) for n in tax.names}
 
+    def use_encoder(self, encoder: Encoder) -> None:
+        """Embed with ``encoder`` (one Encoder, one loaded model per run; same model as ours)."""
+        self._encoder_cache = ((self.model, self.batch_size), encoder)
+
     def _encoder(self, show_progress: bool = False) -> Encoder:
         # One Encoder per (model, batch_size) so the model loads once per labeller, not
         # once per embed call; the vectors themselves live in the disk cache.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -63,7 +64,8 @@ class ChatRequestError(SafetymixError, RuntimeError):
     status : int or None
         HTTP status of the last answer; None after a transport error.
     body : str
-        The first 200 characters of the last answer's body ("" after a transport error).
+        The first 200 characters of the last answer's body ("" after a transport error),
+        credentials masked (:func:`redact`); ``url`` is masked too.
     error : Exception or None
         The transport error of the last try (also the exception's ``__cause__``).
     """
@@ -76,16 +78,18 @@ class ChatRequestError(SafetymixError, RuntimeError):
         status: int | None = None,
         body: str = "",
         error: Exception | None = None,
+        secrets: Sequence[str] = (),
     ) -> None:
-        self.url = url
+        self._secrets = tuple(secrets)
+        self.url = redact(url, self._secrets)
         self.tries = tries
         self.status = status
-        self.body = body
+        self.body = redact(body, self._secrets)
         self.error = error
         if self.retryable:
-            message = f"{url} failed after {tries} tries; last error: {self.last_error}"
+            message = f"{self.url} failed after {tries} tries; last error: {self.last_error}"
         else:
-            message = f"{url} refused the request: {self.last_error}"
+            message = f"{self.url} refused the request: {self.last_error}"
         super().__init__(message)
 
     @property
@@ -97,8 +101,26 @@ class ChatRequestError(SafetymixError, RuntimeError):
     def last_error(self) -> str:
         """``"HTTP 503: '...'"`` or ``"ConnectError: ..."``."""
         if self.status is None:
-            return f"{type(self.error).__name__}: {self.error}"
+            return f"{type(self.error).__name__}: {redact(str(self.error), self._secrets)}"
         return f"HTTP {self.status}: {self.body!r}"
+
+
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][\w+.-]*://)[^/@\s]+@")
+_TOKENS = re.compile(
+    r"(?i)(bearer\s+|api[_-]?key[\"']?\s*[:=]\s*[\"']?|token[\"']?\s*[:=]\s*[\"']?)[\w.~+/-]{4,}"
+    r"|\bsk-[\w-]{8,}"
+)
+
+
+def redact(text: str, secrets: Sequence[str] = ()) -> str:
+    """``text`` with credentials masked: URL userinfo, bearer tokens, ``api_key=...``,
+    ``sk-...`` keys and every string of ``secrets`` (the key actually sent). Every message
+    and log line that may echo a server's answer or a URL goes through it."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    text = _USERINFO.sub(lambda m: m["scheme"] + "***@", text)
+    return _TOKENS.sub(lambda m: (m.group(1) or "") + "***", text)
 
 
 def message_content(response: Any) -> str | None:
@@ -126,16 +148,20 @@ def post_with_retries(
     """
     import httpx
 
+    auth = client.headers.get("Authorization", "")
+    secrets = [auth, auth.removeprefix("Bearer ")] if auth else []
+    shown = redact(url, secrets)
     for attempt in range(max_retries + 1):
         delay = backoff * 2**attempt
         try:
             resp = client.post(url, json=body)
         except httpx.TransportError as exc:
-            failure = ChatRequestError(url, attempt + 1, error=exc)
+            failure = ChatRequestError(shown, attempt + 1, error=exc, secrets=secrets)
         else:
             if resp.status_code == 200:
                 return resp
-            failure = ChatRequestError(url, attempt + 1, status=resp.status_code, body=resp.text[:200])
+            text = redact(resp.text, secrets)[:200]
+            failure = ChatRequestError(shown, attempt + 1, status=resp.status_code, body=text)
             if not failure.retryable:
                 raise failure
             retry_after = resp.headers.get("Retry-After", "")
@@ -143,7 +169,8 @@ def post_with_retries(
                 delay = max(delay, min(float(retry_after), MAX_RETRY_AFTER))
         if attempt == max_retries:
             raise failure from failure.error
-        logger.info("%s: try %d failed (%s); retrying in %.2fs", url, attempt + 1, failure.last_error, delay)
+        why = failure.last_error
+        logger.info("%s: try %d failed (%s); retrying in %.2fs", shown, attempt + 1, why, delay)
         time.sleep(delay)
     raise AssertionError("max_retries must be >= 0")  # callers validate it
 

@@ -8,7 +8,6 @@ for their own data: :func:`train_behaviour_heads` writes a folder that
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -52,29 +51,22 @@ def load_labelled_jsonl(path: str | Path) -> list[dict[str, Any]]:
     DataFormatError
         With the line and field at fault.
     """
+    from safetymix.io import json_records
+
     rows = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataFormatError(f"invalid JSON: {exc.msg}", path=path, line=lineno) from exc
-            if not isinstance(row, dict):
-                raise DataFormatError("each line must be a JSON object", path=path, line=lineno)
-            for key in ("prompt", "response"):
-                if not isinstance(row.get(key), str):
-                    raise DataFormatError(f"{key!r} must be a string", path=path, line=lineno, field=key)
-            for flag in FLAGS:
-                if row.get(flag) is not None and not isinstance(row[flag], bool):
-                    raise DataFormatError(
-                        f"{flag!r} must be true, false or null, got {row[flag]!r}",
-                        path=path,
-                        line=lineno,
-                        field=flag,
-                    )
-            rows.append(row)
+    for lineno, row in json_records(path):
+        for key in ("prompt", "response"):
+            if not isinstance(row.get(key), str):
+                raise DataFormatError(f"{key!r} must be a string", path=path, line=lineno, field=key)
+        for flag in FLAGS:
+            if row.get(flag) is not None and not isinstance(row[flag], bool):
+                raise DataFormatError(
+                    f"{flag!r} must be true, false or null, got {row[flag]!r}",
+                    path=path,
+                    line=lineno,
+                    field=flag,
+                )
+        rows.append(row)
     return rows
 
 

@@ -218,6 +218,10 @@ class EmbeddingLabeller(BehaviourLabeller):
         self.batch_size = batch_size
         self._encoder: Encoder | None = None  # loaded model, reused across calls
 
+    def use_encoder(self, encoder: Encoder) -> None:
+        """Embed with ``encoder`` (one Encoder, one loaded model per run; same model as ours)."""
+        self._encoder = encoder
+
     def heads(self) -> dict[str, Head]:
         """The three heads, checked against ``model``."""
         heads = load_heads(self.heads_dir)

@@ -13,6 +13,7 @@ from typing import Any
 from safetymix.errors import ConfigError
 from safetymix.label.behaviour import EmbeddingLabeller, RulesLabeller
 from safetymix.label.category import EmbeddingCategoryLabeller
+from safetymix.label.chat_http import redact
 from safetymix.label.guard import GuardLabeller, OpenAIGuardLabeller
 from safetymix.label.judge_category import JudgeCategoryLabeller
 
@@ -27,6 +28,46 @@ CATEGORY_LABELLERS: dict[str, type] = {
     "embedding": EmbeddingCategoryLabeller,
     "judge": JudgeCategoryLabeller,
 }
+
+#: The run options each labeller takes, declared once: option name -> keyword argument.
+#: Every command (label, select, sweep, demo) and YAML file passes options through this
+#: table, so a labeller gets exactly its own (no ``base_url`` for the embedding heads).
+LABELLER_OPTIONS: dict[tuple[str, str], dict[str, str]] = {
+    ("behaviour", "rules"): {},
+    ("behaviour", "embedding"): {"heads": "heads_dir"},
+    ("behaviour", "guard"): {"labeller_model": "model"},
+    ("behaviour", "openai-guard"): {
+        "base_url": "base_url",
+        "labeller_model": "model",
+        "api_key_env": "api_key_env",
+    },
+    ("category", "embedding"): {"taxonomy": "taxonomy", "embedding_model": "model"},
+    ("category", "judge"): {
+        "base_url": "base_url",
+        "labeller_model": "model",
+        "taxonomy": "taxonomy",
+        "api_key_env": "api_key_env",
+    },
+}
+#: Options a labeller cannot run without, and the flag that gives each.
+_REQUIRED = {"base_url": "--base-url", "labeller_model": "--labeller-model"}
+
+
+def labeller_spec(kind: str, name: str, options: dict[str, Any]) -> LabellerSpec:
+    """The :class:`LabellerSpec` of labeller ``name`` with the options it takes from ``options``.
+
+    Options the labeller does not take are ignored; a required one that is missing raises.
+    """
+    table = LABELLER_OPTIONS.get((kind, name))
+    if table is None:
+        valid = ", ".join(n for k, n in LABELLER_OPTIONS if k == kind)
+        raise ConfigError(f"unknown {kind} labeller {name!r}; valid: {valid}")
+    missing = [_REQUIRED[o] for o in table if o in _REQUIRED and options.get(o) is None]
+    if missing:
+        raise ConfigError(f"the {kind} labeller {name!r} needs {' and '.join(missing)}")
+    params = {arg: options[o] for o, arg in table.items() if options.get(o) is not None}
+    return LabellerSpec(kind, name, params)
+
 
 #: Offline defaults used when a pool arrives without labels (see README for their accuracy).
 DEFAULT_BEHAVIOUR_LABELLER = "embedding"
@@ -107,5 +148,8 @@ class LabellerSpec:
         return {
             "kind": self.kind,
             "name": self.name,
-            "params": {k: str(v) for k, v in sorted(self.params.items())},
+            # no credential in a base_url's userinfo ever reaches a record or a message
+            "params": {
+                k: redact(str(v)) if k == "base_url" else str(v) for k, v in sorted(self.params.items())
+            },
         }

@@ -75,6 +75,7 @@ def label_file(
     split: str | None = None,
     max_line_bytes: int | None = None,
     show_progress: bool = False,
+    publish: bool = True,
 ) -> dict[str, Any]:
     """Label every record of ``path`` and write canonical JSONL to ``out``, chunk by chunk.
 
@@ -105,6 +106,10 @@ def label_file(
         As in :func:`safetymix.io.iter_chunks`.
     show_progress : bool
         Rich progress bars.
+    publish : bool
+        Rename ``<out>.partial`` to ``out`` at the end (default True). False leaves the
+        finished file at ``<out>.partial`` for a :class:`~safetymix.io.RunRecord` to publish
+        together with its sidecar.
 
     Returns
     -------
@@ -126,9 +131,8 @@ def label_file(
     >>> report["behaviour_counts"]  # doctest: +SKIP
     {'T1': 812, 'T2': 140, 'T3': 31, 'T4': 17}
     """
-    from safetymix.io import DEFAULT_MAX_LINE_BYTES, FileSnapshot, iter_chunks, scan_examples
+    from safetymix.io import DEFAULT_MAX_LINE_BYTES, FileSnapshot, scan_examples
     from safetymix.io.progress import progress_bar
-    from safetymix.io.writers import encode_example
 
     read: dict[str, Any] = {"format": format, "split": split}
     read["max_line_bytes"] = max_line_bytes or DEFAULT_MAX_LINE_BYTES
@@ -164,6 +168,30 @@ def label_file(
         logger.info("%s: resuming after %d labelled records", out, resumed_from)
     counts = state["counts"]
     Path(out).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        _label_chunks(
+            path, out, partial, state_path, state, n, label_chunk, chunk_size, read, gold, show_progress
+        )
+    except BaseException:
+        if state["n_done"] == 0:  # nothing labelled (a dead endpoint): leave nothing behind
+            partial.unlink(missing_ok=True)
+            state_path.unlink(missing_ok=True)
+        raise
+    if publish:
+        os.replace(partial, out)
+    state_path.unlink(missing_ok=True)
+    return _report(n, resumed_from, counts, gold)
+
+
+def _label_chunks(
+    path, out, partial, state_path, state, n, label_chunk, chunk_size, read, gold, show_progress
+):
+    from safetymix.io import iter_chunks
+    from safetymix.io.progress import progress_bar
+    from safetymix.io.writers import encode_example
+
+    counts = state["counts"]
+    resumed_from = state["n_done"]
     with open(partial, "ab") as fh, progress_bar("labelling", n, enabled=show_progress) as advance:
         fh.truncate(state["bytes"])  # drop a chunk torn by the kill
         fh.seek(state["bytes"])
@@ -184,9 +212,6 @@ def label_file(
             state["bytes"] = fh.tell()
             _save_state(state_path, state)
             advance(len(labelled))
-    os.replace(partial, out)
-    state_path.unlink(missing_ok=True)
-    return _report(n, resumed_from, counts, gold)
 
 
 def _new_counts() -> dict[str, Any]:

@@ -238,23 +238,17 @@ def _as_label_list(value: Any) -> list[str] | None:
 
 
 def _read_records(path: Path) -> list[tuple[int, Any]]:
-    """(line, record) pairs of a JSONL file or a JSON array."""
-    text = path.read_text(encoding="utf-8")
-    if text.lstrip().startswith("["):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from exc
-        return [(0, rec) for rec in data]
-    out = []
-    for no, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            out.append((no, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(f"invalid JSON: {exc.msg}", path=path, line=no) from exc
-    return out
+    """(line, record) pairs of a JSONL file or a JSON array (:func:`safetymix.io.json_records`)."""
+    from safetymix.io import json_records
+
+    text_start = path.read_bytes()[:4096].lstrip()
+    if text_start.startswith(b"[") and path.suffix.lower() != ".json":
+        # a JSON array under another extension: read it as the .json document it is
+        from safetymix.io.guard import ReadGuard
+        from safetymix.io.textfiles import json_document
+
+        return list(json_document(path, ReadGuard.open(path, str(path))).records)
+    return list(json_records(path))
 
 
 def load_reference(

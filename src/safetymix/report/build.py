@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from safetymix.report.aggregate import DEFAULT_REFERENCE, Aggregate, aggregate
 from safetymix.report.cells import read_run
 from safetymix.report.html import FigureEntry, render_html
+from safetymix.stage_config import StageConfig
 
 #: File stems of every figure the report can write (stale copies are removed).
 FIGURE_FILES = (
@@ -24,35 +24,21 @@ FIGURE_FILES = (
 )
 
 
-class ReportConfig(BaseModel):
-    """Options of ``safetymix report``.
+class ReportConfig(StageConfig):
+    """Options of ``safetymix report``."""
 
-    Parameters
-    ----------
-    out : str, optional
-        Output folder; default ``RUN_DIR/report``.
-    cell : str, optional
-        Cell id shown up close (picks table and pool map); default the best non-random cell
-        at the largest budget.
-    reference : str
-        Strategy label that differences and relative reductions compare with (default
-        ``random``, the paper's baseline).
-    heatmap_budget : int, optional
-        Budget of the per-category heatmap; default: mean over all budgets.
-    confidence : float
-        Coverage of every interval (default 0.95).
-    pool_map : bool
-        Embed the pool for the PCA map of the chosen cell's picks (default True).
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    out: str | None = None
-    cell: str | None = None
-    reference: str = DEFAULT_REFERENCE
-    heatmap_budget: int | None = Field(None, ge=1)
-    confidence: float = Field(0.95, gt=0.0, lt=1.0)
-    pool_map: bool = True
+    out: str | None = Field(
+        None, description="output folder (default: RUN_DIR/report)", json_schema_extra={"flags": ["-o"]}
+    )
+    cell: str | None = Field(
+        None, description="cell id shown up close (default: best non-random cell at the largest budget)"
+    )
+    reference: str = Field(DEFAULT_REFERENCE, description="strategy label that differences compare with")
+    heatmap_budget: int | None = Field(
+        None, ge=1, description="budget of the per-category heatmap (default: mean over budgets)"
+    )
+    confidence: float = Field(0.95, gt=0.0, lt=1.0, description="coverage of every interval")
+    pool_map: bool = Field(True, description="embed the pool for the PCA map of the chosen cell's picks")
 
 
 @dataclass
@@ -159,7 +145,7 @@ def build_report(
     from rich.progress import track
 
     from safetymix import __version__
-    from safetymix.io import atomic_write
+    from safetymix.io import atomic_write, write_json
     from safetymix.report import figures as F
     from safetymix.report.picks import choose_cell, pick_rows, pool_map
     from safetymix.report.tables import results_markdown
@@ -239,8 +225,7 @@ def build_report(
         "figures": {k: p.name for k, p in written.items()},
         **agg.as_dict(),
     }
-    with atomic_write(summary_path) as fh:
-        fh.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    write_json(summary_path, summary)
     return ReportResult(
         out_dir=out,
         html=html_path,

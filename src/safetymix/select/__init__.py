@@ -8,6 +8,7 @@ from typing import Any
 from safetymix.schema import Example
 from safetymix.select.base import DEFAULT_BEHAVIOURS, Pick, Pool, Selection, Strategy
 from safetymix.select.budget import resolve_budget
+from safetymix.select.prepare import PoolConfig, prepare_pool
 from safetymix.select.registry import PAPER_STRATEGIES, STRATEGIES, available_strategies, get_strategy
 
 
@@ -43,11 +44,13 @@ __all__ = [
     "STRATEGIES",
     "Pick",
     "Pool",
+    "PoolConfig",
     "Selection",
     "Strategy",
     "available_strategies",
     "get_strategy",
     "picked_examples",
+    "prepare_pool",
     "resolve_budget",
     "select",
 ]

@@ -16,6 +16,7 @@ import numpy as np
 
 from safetymix.errors import ConfigError
 from safetymix.schema import BEAVERTAILS_CATEGORIES, BEHAVIOURS, Behaviour, Example
+from safetymix.select.params import BOOL, Behaviours, Interval, validate_params
 
 #: Behaviour types a "-B" strategy keeps unless told otherwise (the paper's choice).
 DEFAULT_BEHAVIOURS: tuple[str, ...] = (Behaviour.T1.value,)
@@ -198,6 +199,14 @@ class Strategy:
     """
 
     name: ClassVar[str] = "base"
+    #: What the Pool must provide: any of "embeddings", "reference", "train_embeddings".
+    requires: ClassVar[frozenset[str]] = frozenset()
+    #: Keyword arguments this class takes and what is valid (:mod:`safetymix.select.params`).
+    _parameter_constraints: ClassVar[dict[str, Any]] = {
+        "seed": Interval(int, 0),
+        "behaviour_aware": BOOL,
+        "behaviours": Behaviours(),
+    }
 
     def __init__(
         self,
@@ -218,8 +227,7 @@ class Strategy:
         """Pick ``k`` examples of ``pool``; deterministic for (pool, k, seed)."""
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 0:
             raise ConfigError(f"k must be a non-negative int, got {k!r}")
-        if not isinstance(self.seed, (int, np.integer)) or isinstance(self.seed, bool):
-            raise ConfigError(f"seed must be an int, got {self.seed!r}")
+        validate_params(self)
         behaviours = check_behaviours(self.behaviours) if self.behaviour_aware else None
         candidates = pool.candidates(behaviours)
         rng = np.random.default_rng(int(self.seed))

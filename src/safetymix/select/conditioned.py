@@ -24,6 +24,7 @@ import numpy as np
 
 from safetymix.errors import ConfigError
 from safetymix.select.base import Pool, Selection
+from safetymix.select.params import Interval, Options
 from safetymix.select.quota import Choice, QuotaStrategy, top_rows
 from safetymix.select.search import approx_max_similarity, max_similarity
 
@@ -61,6 +62,12 @@ class _TrainConditioned(QuotaStrategy):
     """
 
     largest: bool = True
+    requires = frozenset({"embeddings", "train_embeddings"})
+    _parameter_constraints = {
+        "search": Options(("auto", "exact", "approx")),
+        "exact_pairs": Interval(int, 1),
+        "n_probe": Interval(int, 1),
+    }
 
     def __init__(
         self,
@@ -80,8 +87,6 @@ class _TrainConditioned(QuotaStrategy):
             raise ConfigError(
                 f"{self.name} needs the benign set: give --train FILE (Pool(train_embeddings=...))"
             )
-        if self.search not in ("auto", "exact", "approx"):
-            raise ConfigError(f"search must be 'auto', 'exact' or 'approx', got {self.search!r}")
         train = pool.train_embeddings
         pairs = len(candidates) * len(train)
         ctx = _Scores(np.zeros(len(pool), dtype=np.float32), np.zeros(len(pool), dtype=bool))

@@ -1,41 +1,39 @@
-"""Typed options of ``safetymix select`` and the function that runs a whole selection."""
+"""Typed options of ``safetymix select`` and the functions that run a whole selection."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from safetymix import __version__
-from safetymix.embed import DEFAULT_MODEL
-from safetymix.errors import ConfigError
+from safetymix.errors import BudgetError
 from safetymix.schema import BEHAVIOURS, Example
-from safetymix.select.base import DEFAULT_BEHAVIOURS, Pool, Selection
+from safetymix.select.base import DEFAULT_BEHAVIOURS, Selection
 from safetymix.select.budget import resolve_budget
-from safetymix.select.registry import available_strategies, get_strategy
+from safetymix.select.prepare import PoolConfig, prepare_pool, reference_from_file
+from safetymix.select.registry import available_strategies, get_strategy, strategy_params
 
-_NEEDS_REFERENCE = ("cossim",)
-_NEEDS_TRAIN = ("train-near", "train-far")
+__all__ = ["SelectConfig", "reference_from_file", "run_select", "select_to_file"]
 
 
-class SelectConfig(BaseModel):
+class SelectConfig(PoolConfig):
     """Options of ``safetymix select``; a YAML file sets them, CLI flags override."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    strategy: str = Field("sss-b", description="strategy name (the paper's best: sss-b)")
-    budget: str = Field(..., description="count ('100') or share of the benign set ('0.5%')")
-    seed: int = Field(0, description="seed of every random choice")
-    behaviour: list[str] = Field(list(DEFAULT_BEHAVIOURS), description="types a -b strategy keeps")
-    taxonomy: str = Field("beavertails", description="taxonomy name or JSON file")
-    reference: str | None = Field(None, description="labelled file of Cossim reference examples")
-    train: str | None = Field(None, description="the user's benign set (budget shares, train-* strategies)")
-    embedding_model: str = Field(DEFAULT_MODEL, description="sentence-transformers model name or path")
-    behaviour_labeller: str = Field("embedding", description="labeller for pools without behaviour labels")
-    category_labeller: str = Field("embedding", description="labeller for pools without categories")
-    params: dict[str, Any] = Field(default_factory=dict, description="extra strategy parameters")
+    strategy: str = Field("sss-b", description=f"one of: {', '.join(available_strategies())}")
+    budget: str = Field(..., description="count ('100') or share of --train ('0.5%'); at least 1 pick")
+    seed: int = Field(0, ge=0, description="seed of every random choice")
+    behaviour: list[str] = Field(
+        list(DEFAULT_BEHAVIOURS), description="types a -b strategy keeps (repeatable)"
+    )
+    train: str | None = Field(
+        None, description="your benign fine-tuning set (budget shares, train-* strategies)"
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="extra strategy parameter key=value (repeatable)",
+        json_schema_extra={"flags": ["--param"]},
+    )
 
     @field_validator("strategy")
     @classmethod
@@ -55,23 +53,14 @@ class SelectConfig(BaseModel):
     @field_validator("budget", mode="before")
     @classmethod
     def _budget_text(cls, v: Any) -> str:
+        if isinstance(v, bool):
+            raise ValueError(f"a budget is a count or a share like '0.5%', got {v}")
         return str(v)
 
-
-def reference_from_file(path: str | Path, categories: tuple[str, ...], encode) -> dict:
-    """Cossim reference sets from a labelled file: per category, the records carrying
-    exactly that one category (the paper: BeaverTails QA pairs with a single category)."""
-    from safetymix.io import read_examples
-
-    records = read_examples(path, allow_missing_response=True, duplicates="drop")
-    by_cat: dict[str, list[str]] = {c: [] for c in categories}
-    for r in records:
-        if r.categories is not None and len(r.categories) == 1 and r.categories[0] in by_cat:
-            by_cat[r.categories[0]].append(r.prompt)
-    empty = [c for c, texts in by_cat.items() if not texts]
-    if empty:
-        raise ConfigError(f"{path}: no single-category reference examples for {empty}")
-    return {c: encode(texts) for c, texts in by_cat.items()}
+    @model_validator(mode="after")
+    def _check_params(self) -> SelectConfig:
+        strategy_params(self.strategy, self.params)
+        return self
 
 
 def run_select(
@@ -85,72 +74,41 @@ def run_select(
         The picks in order, each with ``extra["reason"]``.
     selection : Selection
     report : dict
-        JSON-ready record of the run: version, resolved config, labelling report, summary.
+        JSON-ready record of the run: resolved config, labelling report, summary.
+
+    Raises
+    ------
+    BudgetError
+        The budget resolves to 0 picks.
     """
-    from safetymix.embed import Encoder
-    from safetymix.io import read_examples, sha256_file
-    from safetymix.label import label_pool
-    from safetymix.label.category import EmbeddingCategoryLabeller
-    from safetymix.label.registry import get_behaviour_labeller, get_category_labeller
-    from safetymix.label.taxonomy import load_taxonomy
+    from safetymix.io import read_examples
     from safetymix.select import picked_examples
 
     strategy = get_strategy(config.strategy, seed=config.seed, behaviours=config.behaviour, **config.params)
-    encoder = Encoder(config.embedding_model, show_progress=show_progress)
-    taxonomy = load_taxonomy(config.taxonomy)
-    base = config.strategy.removesuffix("-b")
-    train = None
-    if config.train:
-        train = read_examples(config.train, duplicates="keep")
-    elif base in _NEEDS_TRAIN:
-        raise ConfigError(f"strategy {config.strategy!r} needs the benign set: --train FILE")
+    train = read_examples(config.train, duplicates="keep") if config.train else None
     k = resolve_budget(config.budget, len(train) if train is not None else None)
-
-    examples = read_examples(pool_path)
-    if config.category_labeller == "embedding":
-        cat_labeller = EmbeddingCategoryLabeller(taxonomy=config.taxonomy, model=config.embedding_model)
-    else:
-        cat_labeller = get_category_labeller(config.category_labeller, taxonomy=config.taxonomy)
-    beh_labeller = get_behaviour_labeller(config.behaviour_labeller)
-    examples, label_report = label_pool(
-        examples, behaviour_labeller=beh_labeller, category_labeller=cat_labeller, show_progress=show_progress
-    )
-    reference = None
-    if base in _NEEDS_REFERENCE:
-        if config.reference:
-            reference = reference_from_file(config.reference, tuple(taxonomy.names), encoder.encode)
-        else:
-            reference = cat_labeller.reference_embeddings()
-    pool = Pool(
-        examples,
-        categories=taxonomy.names,
-        encode=encoder.encode,
-        reference=reference,
-        train_embeddings=encoder.encode([e.prompt for e in train])
-        if train is not None and base in _NEEDS_TRAIN
-        else None,
+    if k < 1:
+        raise BudgetError(f"budget {config.budget!r} gives {k} picks; select at least 1")
+    pool, label_report = prepare_pool(
+        pool_path, config, strategies=[config.strategy], train=train, show_progress=show_progress
     )
     selection = strategy.select(pool, k)
-    report = {
-        "safetymix_version": __version__,
-        "command": "select",
-        "inputs": {"pool": {"path": str(pool_path), "sha256": sha256_file(pool_path)}}
-        | ({"train": {"path": config.train, "sha256": sha256_file(config.train)}} if config.train else {})
-        | (
-            {"reference": {"path": config.reference, "sha256": sha256_file(config.reference)}}
-            if config.reference
-            else {}
-        ),
-        "config": config.model_dump(),
-        "labelling": label_report,
-        "selection": selection.summary(),
-    }
+    report = {"config": config.model_dump(), "labelling": label_report, "selection": selection.summary()}
     return picked_examples(pool, selection), selection, report
 
 
-def write_report(path: str | Path, report: dict) -> None:
-    """Write a run report as JSON through a temp file and a rename."""
-    from safetymix.io import atomic_write
+def select_to_file(
+    pool_path: str | Path, out: str | Path, config: SelectConfig, *, show_progress: bool = False
+) -> tuple[list[Example], Selection, dict]:
+    """:func:`run_select`, then the picks (canonical JSONL) and ``OUT.selection.json``, together.
 
-    with atomic_write(path) as fh:
-        fh.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    Returns the picks, the selection and the run record written beside ``out``.
+    """
+    from safetymix.io import RunRecord, write_examples
+
+    out = Path(out)
+    inputs = {"pool": pool_path, "train": config.train, "reference": config.reference}
+    with RunRecord("select", out, out.with_name(out.name + ".selection.json"), inputs) as run:
+        picks, selection, report = run_select(pool_path, config, show_progress=show_progress)
+        write_examples(run.staged, picks, format="jsonl")
+        return picks, selection, run.commit(report)

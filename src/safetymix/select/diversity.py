@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from safetymix.select.base import Pool
+from safetymix.select.params import Interval
 from safetymix.select.quota import Choice, QuotaStrategy
 from safetymix.select.search import TILE_ELEMENTS, dot_rows, gather_float32, row_blocks, serial_openmp
 
@@ -40,6 +41,8 @@ _CACHE_ELEMENTS = 1 << 25
 class _SpreadQuotaStrategy(QuotaStrategy):
     """Shared by the diversity strategies: a category with no more members than picks
     gives them all, in id order; otherwise :meth:`_spread` chooses ``n`` spread-out ones."""
+
+    requires = frozenset({"embeddings"})
 
     def _choose(
         self, pool: Pool, category: str, rows: np.ndarray, n: int, rng: np.random.Generator, ctx: Any
@@ -71,6 +74,8 @@ class KMeansMedoidsStrategy(_SpreadQuotaStrategy):
     """
 
     name = "kmeans-medoids"
+
+    _parameter_constraints = {"minibatch_above": Interval(int, 1), "n_fit": Interval(int, 1)}
 
     def __init__(self, *, minibatch_above: int = 5000, n_fit: int = 10000, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -127,6 +132,8 @@ class FacilityLocationStrategy(_SpreadQuotaStrategy):
     """
 
     name = "facility-location"
+
+    _parameter_constraints = {"n_ground": Interval(int, 1), "n_candidates": Interval(int, 1)}
 
     def __init__(self, *, n_ground: int = 2048, n_candidates: int = 8192, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -6,13 +6,13 @@ pool's T1 part, or the types given by ``behaviours``).
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from safetymix.errors import ConfigError
 from safetymix.select.base import Strategy
 from safetymix.select.conditioned import TrainFarStrategy, TrainNearStrategy
 from safetymix.select.diversity import FacilityLocationStrategy, KCenterStrategy, KMeansMedoidsStrategy
+from safetymix.select.params import RESERVED, check_param_names, validate_params
 from safetymix.select.random import RandomStrategy
 from safetymix.select.similarity import CossimStrategy
 from safetymix.select.stratified import PrototypeStrategy, StratifiedStrategy
@@ -38,14 +38,6 @@ def available_strategies() -> list[str]:
     return [n for base in STRATEGIES for n in (base, f"{base}-b")]
 
 
-def _accepted_params(cls: type[Strategy]) -> set[str]:
-    names: set[str] = set()
-    for klass in cls.__mro__:
-        if "__init__" in vars(klass):
-            names |= {p for p in inspect.signature(klass.__init__).parameters if p not in ("self", "kwargs")}
-    return names - {"behaviour_aware"}
-
-
 def get_strategy(name: str, **params: Any) -> Strategy:
     """Build the strategy called ``name`` (e.g. ``"sss-b"``) with ``params``.
 
@@ -58,8 +50,27 @@ def get_strategy(name: str, **params: Any) -> Strategy:
     if base not in STRATEGIES:
         raise ConfigError(f"unknown strategy {name!r}; valid: {', '.join(available_strategies())}")
     cls = STRATEGIES[base]
-    accepted = _accepted_params(cls)
-    unknown = sorted(set(params) - accepted)
-    if unknown:
-        raise ConfigError(f"strategy {name!r} does not take {unknown}; it takes {sorted(accepted)}")
-    return cls(behaviour_aware=aware, **params)
+    check_param_names(name, cls, {k: v for k, v in params.items() if k not in ("seed", "behaviours")})
+    strategy = cls(behaviour_aware=aware, **params)
+    validate_params(strategy)
+    return strategy
+
+
+def strategy_params(name: str, params: dict[str, Any], *, allow_behaviours: bool = False) -> dict[str, Any]:
+    """Check user-given parameters of strategy ``name``: names against the class's constraint
+    table (never ``seed``, nor ``behaviours`` unless ``allow_behaviours``), then values."""
+    base = name.removesuffix("-b")
+    if base not in STRATEGIES:
+        raise ConfigError(f"unknown strategy {name!r}; valid: {', '.join(available_strategies())}")
+    reserved = ("seed", "behaviour_aware") if allow_behaviours else RESERVED
+    check_param_names(name, STRATEGIES[base], params, reserved)
+    validate_params(STRATEGIES[base](behaviour_aware=name.endswith("-b"), **params))
+    return params
+
+
+def strategy_requires(names: Any) -> frozenset[str]:
+    """What the Pool must provide for every strategy in ``names``."""
+    out: frozenset[str] = frozenset()
+    for n in names:
+        out |= STRATEGIES[n.removesuffix("-b")].requires
+    return out

@@ -10,6 +10,7 @@ import numpy as np
 
 from safetymix.errors import ConfigError
 from safetymix.select.base import Pool, Selection
+from safetymix.select.params import BOOL, Interval
 from safetymix.select.quota import Choice, QuotaStrategy, top_rows
 from safetymix.select.search import dot_rows
 
@@ -45,6 +46,8 @@ class CossimStrategy(QuotaStrategy):
     """
 
     name = "cossim"
+    requires = frozenset({"embeddings", "reference"})
+    _parameter_constraints = {"normalize": BOOL, "n_mixed": Interval(int, 1)}
 
     def __init__(self, *, normalize: bool = False, n_mixed: int = 2000, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -32,6 +32,7 @@ class PrototypeStrategy(QuotaStrategy):
     eligible members); the rest filled uniformly."""
 
     name = "pss"
+    requires = frozenset({"embeddings"})
 
     def _prepare(self, pool: Pool, candidates: np.ndarray, rng: np.random.Generator, out: Selection) -> Any:
         eligible = np.zeros(len(pool), dtype=bool)

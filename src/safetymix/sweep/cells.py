@@ -110,7 +110,9 @@ def shared_settings(config: SweepConfig, hashes: dict[str, Any]) -> tuple[dict[s
         "pool_sha256": hashes["pool"],
         "reference_sha256": hashes.get("reference"),
         "taxonomy_sha256": hashes.get("taxonomy"),
-        "labelling": config.pool.model_dump(mode="json", exclude={"path", "format", "reference"}),
+        "labelling": config.pool.model_dump(
+            mode="json", exclude={"path", "format", "reference", "api_key_env"}, exclude_none=True
+        ),
         "upsample": config.upsample,
     }
     return common, pool

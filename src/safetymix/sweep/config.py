@@ -10,12 +10,12 @@ model, the training data, the output folder, the seed). Unknown keys fail, namin
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from safetymix.embed import DEFAULT_MODEL
 from safetymix.eval.config import EvalConfig
+from safetymix.select.prepare import PoolConfig
 from safetymix.train.config import TrainConfig
 
 #: Strategy name of the baseline cells (no safety examples: the forgetting reference).
@@ -63,14 +63,12 @@ class DataSection(BaseModel):
     format: str | None = Field(None, description="read format; default: detected")
 
 
-class PoolSection(DataSection):
-    """The safety pool, and how to label the records that arrive without labels."""
+class PoolSection(PoolConfig):
+    """The safety pool (``path``, ``format``), and how to label the records that arrive
+    without labels: every :class:`~safetymix.select.prepare.PoolConfig` option."""
 
-    taxonomy: str = Field("beavertails", description="taxonomy name or JSON file")
-    behaviour_labeller: str = Field("embedding", description="labeller for records without behaviour")
-    category_labeller: str = Field("embedding", description="labeller for records without categories")
-    embedding_model: str = Field(DEFAULT_MODEL, description="sentence-transformers model name or path")
-    reference: str | None = Field(None, description="labelled file of Cossim reference examples")
+    path: str | None = Field(None, description="data file (or HF dataset folder)")
+    format: str | None = Field(None, description="read format; default: detected")
 
 
 class StrategySpec(BaseModel):
@@ -93,15 +91,14 @@ class StrategySpec(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> StrategySpec:
-        from safetymix.select.registry import get_strategy
+        from safetymix.select.registry import strategy_params
 
         if self.name == BASELINE:
             raise ValueError(f"{BASELINE!r} is the baseline cell, added by 'baseline: true'")
         if "seed" in self.params:
             raise ValueError("params.seed: the seed of each cell comes from 'seeds'; remove it")
-        # Unknown names and parameters the strategy does not take fail here; values are
-        # only checked when a cell selects (a bad value fails that cell, not the sweep).
-        get_strategy(self.name, **self.params)
+        # Unknown names, parameters the strategy does not take and bad values fail here.
+        strategy_params(self.name, self.params, allow_behaviours=True)
         if self.label is None:
             self.label = self.name + _params_suffix(self.params)
         elif not self.label.strip():
@@ -194,7 +191,7 @@ class SweepConfig(BaseModel):
     pool: PoolSection = Field(default_factory=PoolSection)
     strategies: list[StrategySpec] = Field(..., min_length=1)
     budgets: list[int | str] = Field(..., min_length=1)
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    seeds: list[Annotated[int, Field(strict=True, ge=0)]] = Field(default_factory=lambda: [0], min_length=1)
     models: list[str] = Field(..., min_length=1)
     baseline: bool = True
     upsample: int = Field(1, ge=1)

@@ -31,7 +31,8 @@ class SweepInputs:
 def _data(
     name: str, path: str | None, fmt: str | None, given: Sequence[Example] | None, *, duplicates: str
 ) -> tuple[list[Example], dict[str, Any]]:
-    from safetymix.io import read_examples, sha256_file
+    from safetymix.io import read_examples
+    from safetymix.io.manifest import recording_reads
 
     if given is not None and path is not None:
         raise ConfigError(
@@ -42,8 +43,9 @@ def _data(
         return examples, {"path": None, "sha256": examples_sha256(examples), "n_examples": len(examples)}
     if path is None:
         raise ConfigError(f"no {name} set: set {name}.path in the config (or pass {name}= examples)")
-    examples = read_examples(path, fmt, duplicates=duplicates)
-    return examples, {"path": str(path), "sha256": sha256_file(path), "n_examples": len(examples)}
+    with recording_reads() as reads:  # the sha256 of the bytes read, not of a second look
+        examples = read_examples(path, fmt, duplicates=duplicates)
+    return examples, {"path": str(path), "sha256": reads.sha256(path), "n_examples": len(examples)}
 
 
 def resolve_inputs(

@@ -25,6 +25,7 @@ from typing import Any
 
 from safetymix import __version__
 from safetymix.errors import ConfigError
+from safetymix.io.manifest import write_json
 from safetymix.schema import Example
 from safetymix.sweep.cells import Cell
 from safetymix.sweep.config import SweepConfig
@@ -44,13 +45,6 @@ from safetymix.sweep.selection import build_pool, select_cell
 _QUIET = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 #: Characters of traceback kept in a failed cell's record.
 _TRACEBACK_CHARS = 4000
-
-
-def _write_json(path: Path, data: Any) -> None:
-    from safetymix.io import atomic_write
-
-    with atomic_write(path) as fh:
-        fh.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def _error(exc: BaseException) -> dict[str, str]:
@@ -152,7 +146,7 @@ def execute_cell(task: dict[str, Any], benign: Sequence[Example]) -> dict[str, A
             shutil.rmtree(work, ignore_errors=True)
     seconds["total"] = round(seconds.get("select", 0.0) + time.perf_counter() - start, 3)
     record = _record(cell, cell_id, notes=list(dict.fromkeys(notes)), **parts)
-    _write_json(cell_path(run_dir, cell_id), record)
+    write_json(cell_path(run_dir, cell_id), record)
     return record
 
 
@@ -258,13 +252,13 @@ def run_sweep(
     run_dir = Path(run_dir)
     plan = plan_sweep(config, run_dir, benign=benign, pool=pool, workers=workers)
     inputs = plan.inputs
-    _write_json(run_dir / SWEEP_FILE, sweep_record(config, inputs, plan.cells))
+    write_json(run_dir / SWEEP_FILE, sweep_record(config, inputs, plan.cells))
     for cell in plan.cells:  # a renamed strategy keeps its finished cells; update their label
         if plan.status[cell.cell_id] == "done":
             rec = read_cell(cell_path(run_dir, cell.cell_id))
             if rec["params"]["label"] != cell.label:
                 rec["params"]["label"] = cell.label
-                _write_json(cell_path(run_dir, cell.cell_id), rec)
+                write_json(cell_path(run_dir, cell.cell_id), rec)
     todo = plan.todo
     summary: dict[str, Any] = {"run_dir": str(run_dir), "n_cells": len(plan.cells), "n_skipped": plan.n_done}
     summary.update(n_ok=0, n_failed=0, failed=[])
@@ -273,7 +267,7 @@ def run_sweep(
     select_pool = None
     if any(not c.is_baseline for c in todo):
         select_pool, labelling = build_pool(config, inputs, show_progress=show_progress)
-        _write_json(run_dir / "pool_labelling.json", labelling)
+        write_json(run_dir / "pool_labelling.json", labelling)
     common = {
         "run_dir": str(run_dir),
         "train": config.train.cell_fields(),
@@ -293,7 +287,7 @@ def run_sweep(
             seconds = {"select": round(time.perf_counter() - t, 3)}
             seconds["total"] = seconds["select"]
             record = _record(cell.params(), cell.cell_id, error=_error(exc), seconds=seconds)
-            _write_json(cell_path(run_dir, cell.cell_id), record)
+            write_json(cell_path(run_dir, cell.cell_id), record)
             finish(cell, record)
             return None
         seconds = {"select": round(time.perf_counter() - t, 3)}

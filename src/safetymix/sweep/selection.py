@@ -13,47 +13,12 @@ from safetymix.sweep.plan import SweepInputs
 def build_pool(config: SweepConfig, inputs: SweepInputs, *, show_progress: bool = False) -> tuple[Any, dict]:
     """The labelled :class:`~safetymix.select.Pool` every selecting cell reads, and the
     labelling report (records that arrive labelled keep their labels)."""
-    from safetymix.embed import Encoder
-    from safetymix.label import label_pool
-    from safetymix.label.category import EmbeddingCategoryLabeller
-    from safetymix.label.registry import get_behaviour_labeller, get_category_labeller
-    from safetymix.label.taxonomy import load_taxonomy
-    from safetymix.select import Pool
-    from safetymix.select.config import reference_from_file
+    from safetymix.select.prepare import prepare_pool
 
-    cfg = config.pool
-    encoder = Encoder(cfg.embedding_model, show_progress=show_progress)
-    taxonomy = load_taxonomy(cfg.taxonomy)
-    if cfg.category_labeller == "embedding":
-        cat_labeller = EmbeddingCategoryLabeller(taxonomy=cfg.taxonomy, model=cfg.embedding_model)
-    else:
-        cat_labeller = get_category_labeller(cfg.category_labeller, taxonomy=cfg.taxonomy)
-    needs_behaviour = any(e.behaviour is None for e in inputs.pool)
-    examples, report = label_pool(
-        inputs.pool,
-        behaviour_labeller=get_behaviour_labeller(cfg.behaviour_labeller) if needs_behaviour else None,
-        category_labeller=cat_labeller,
-        show_progress=show_progress,
+    names = [s.name for s in config.strategies]
+    return prepare_pool(
+        inputs.pool, config.pool, strategies=names, train=inputs.benign, show_progress=show_progress
     )
-    bases = {s.name.removesuffix("-b") for s in config.strategies}
-    reference = None
-    if "cossim" in bases:
-        reference = (
-            reference_from_file(cfg.reference, tuple(taxonomy.names), encoder.encode)
-            if cfg.reference
-            else cat_labeller.reference_embeddings()
-        )
-    train_embeddings = None
-    if bases & {"train-near", "train-far"}:
-        train_embeddings = encoder.encode([e.prompt for e in inputs.benign])
-    pool = Pool(
-        examples,
-        categories=taxonomy.names,
-        encode=encoder.encode,
-        reference=reference,
-        train_embeddings=train_embeddings,
-    )
-    return pool, report
 
 
 def select_cell(cell: Cell, pool: Any, n_pool: int) -> tuple[dict[str, Any], list[Example]]:

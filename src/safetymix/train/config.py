@@ -12,123 +12,107 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from safetymix.io.formats import READ_FORMATS
+from safetymix.stage_config import StageConfig
 
 #: PEFT's shortcut for "every linear layer except the output head".
 ALL_LINEAR = "all-linear"
 
 
-class TrainConfig(BaseModel):
-    """Supervised fine-tuning options (YAML keys and CLI flags share these names).
+class TrainConfig(StageConfig):
+    """Supervised fine-tuning options (YAML keys are the field names, CLI flags their kebab case).
 
-    Parameters
-    ----------
-    model : str
-        Hugging Face model name or local folder of a causal LM, or a ``.gguf`` file (its own
-        tokenizer and chat template are used; weights de-quantized to float32) (required).
-    gguf_file : str, optional
-        A GGUF file name inside the ``model`` folder or Hub repository.
-    data : str, optional
-        Training file: anything :func:`safetymix.io.read_examples` reads (the mix written by
-        ``safetymix mix``, Alpaca JSON, ShareGPT, JSONL, ...). Required unless
-        :func:`~safetymix.train.train` is given ``examples``.
-    data_format : str, optional
-        ``format`` passed to ``read_examples``; default None detects it.
-    output_dir : str
-        Where the adapter (or model), tokenizer, ``train_config.json`` and
-        ``training_log.json`` go (required).
-    overwrite : bool, default False
-        Write into an ``output_dir`` that is not empty. Off by default so that a new run
-        never mixes its files with an older run's (say, a LoRA adapter next to full weights).
-    template : {"alpaca", "chat"}, default "alpaca"
-        Prompt format; ``"alpaca"`` is the paper's, ``"chat"`` the tokenizer's chat template.
-    method : {"lora", "full"}, default "lora"
-        LoRA adapters through PEFT (the paper), or full fine-tuning of every weight.
-    lora_r, lora_alpha, lora_dropout : int, int, float; default 8, 16, 0.05
-        LoRA rank, scaling numerator and dropout (Alpaca-LoRA's values). Ignored by ``"full"``.
-    lora_target_modules : list of str or "all-linear", default ["q_proj", "v_proj"]
-        Module names that get adapters. A comma-separated string is split.
-    merge_lora : bool, default False
-        Fold the trained adapter into the base weights and save a full model folder
-        (safetensors) instead of the adapter; e.g. to start a later fine-tuning from it.
-    num_train_epochs : float, default 3.0
-    max_steps : int, optional
-        Stop after this many optimiser steps (overrides the epochs); None trains all epochs.
-    learning_rate : float, default 3e-4
-    lr_scheduler_type : str, default "linear"
-        Any ``transformers`` scheduler name (``"cosine"``, ``"constant"``, ...).
-    warmup_steps : int, default 0
-    weight_decay : float, default 0.0
-    per_device_train_batch_size : int, default 4
-    gradient_accumulation_steps : int, default 1
-    max_length : int, default 512
-        Longer sequences are cut at the end (Alpaca-LoRA's cutoff is 256-512 tokens).
-    completion_only_loss : bool, default True
-        Loss on the response tokens only; False trains on the prompt too.
-    logging_steps : int, default 10
-        Steps between two entries of the training log (step 1 is always logged).
-    gradient_checkpointing : bool, default False
-        Trade compute for memory (TRL turns it on by default; tiny and CPU runs don't need it).
-    loss_kernel : {"auto", "trl", "plain"}, default "auto"
-        How the loss is computed. ``"trl"``: TRL's fused, chunked LM head, which never holds
-        the full ``batch x length x vocab`` logits and logs entropy and token accuracy (best
-        for large vocabularies on a GPU). ``"plain"``: the model's own forward projects only
-        the positions that predict a response token (``logits_to_keep``) and the loss is
-        their mean cross-entropy, with nothing extra logged; on CPU it was 2.9x faster per
-        step for the forgetting benchmark's model (benchmarks/perf/train_loss_kernel.py).
-        ``"auto"``: ``"plain"`` on CPU, ``"trl"`` on CUDA. Both give the same loss.
-    device : {"auto", "cpu", "cuda"}, default "auto"
-        ``"auto"`` uses CUDA when available.
-    mixed_precision : {"auto", "no", "bf16", "fp16"}, default "auto"
-        ``"auto"`` is bf16 on a GPU that supports it, else none. CPU runs take ``"no"``.
-    dtype : {"float32", "bfloat16", "float16"}, default "float32"
-        Dtype the weights are loaded in (mixed precision autocasts on top of float32).
-    trust_remote_code : bool, default False
-    seed : int, default 0
-        Seeds PEFT's adapter initialisation, data order and dropout.
+    ``loss_kernel``: ``"trl"`` is TRL's fused, chunked LM head, which never holds the full
+    ``batch x length x vocab`` logits and logs entropy and token accuracy (best for large
+    vocabularies on a GPU); ``"plain"`` lets the model's own forward project only the
+    positions that predict a response token (``logits_to_keep``), 2.9x faster per step on
+    CPU for the forgetting benchmark's model (benchmarks/perf/train_loss_kernel.py). Both
+    give the same loss. ``overwrite`` is off so that a new run never mixes its files with an
+    older run's (say, a LoRA adapter next to full weights).
     """
 
-    model_config = ConfigDict(extra="forbid")
-
-    model: str
-    gguf_file: str | None = None
-    data: str | None = None
-    data_format: str | None = None
-    output_dir: str
-    overwrite: bool = False
-    template: Literal["alpaca", "chat"] = "alpaca"
-    method: Literal["lora", "full"] = "lora"
-    lora_r: int = Field(8, ge=1)
-    lora_alpha: int = Field(16, ge=1)
-    lora_dropout: float = Field(0.05, ge=0.0, lt=1.0)
-    lora_target_modules: list[str] | Literal["all-linear"] = Field(
-        default_factory=lambda: ["q_proj", "v_proj"]
+    model: str = Field(
+        description="Hugging Face causal LM name or local folder, or a .gguf file (its own tokenizer and "
+        "chat template; weights de-quantized to float32)"
     )
-    merge_lora: bool = False
-    num_train_epochs: float = Field(3.0, gt=0)
-    max_steps: int | None = Field(None, ge=1)
-    learning_rate: float = Field(3e-4, gt=0)
-    lr_scheduler_type: str = "linear"
-    warmup_steps: int = Field(0, ge=0)
-    weight_decay: float = Field(0.0, ge=0)
-    per_device_train_batch_size: int = Field(4, ge=1)
-    gradient_accumulation_steps: int = Field(1, ge=1)
-    max_length: int = Field(512, ge=8)
-    completion_only_loss: bool = True
-    logging_steps: int = Field(10, ge=1)
-    gradient_checkpointing: bool = False
-    loss_kernel: Literal["auto", "trl", "plain"] = "auto"
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
-    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
-    trust_remote_code: bool = False
-    seed: int = 0
+    gguf_file: str | None = Field(None, description="GGUF file name inside the model folder or Hub repo")
+    data: str | None = Field(
+        None,
+        description="training file: the mix from safetymix mix, Alpaca JSON, ShareGPT, JSONL, ... "
+        "(required unless train() is given examples)",
+    )
+    data_format: Literal[tuple(READ_FORMATS)] | None = Field(  # type: ignore[valid-type]
+        None, description="format of DATA (default: detected)"
+    )
+    output_dir: str = Field(
+        description="output folder: adapter or model, tokenizer, train_config.json, training_log.json",
+        json_schema_extra={"flags": ["--out", "-o"]},
+    )
+    overwrite: bool = Field(False, description="write into a non-empty output folder")
+    template: Literal["alpaca", "chat"] = Field(
+        "alpaca", description="prompt format: the paper's alpaca, or the tokenizer's chat template"
+    )
+    method: Literal["lora", "full"] = Field(
+        "lora", description="LoRA adapters through PEFT (the paper), or every weight"
+    )
+    lora_r: int = Field(8, ge=1, description="LoRA rank (Alpaca-LoRA's value)")
+    lora_alpha: int = Field(16, ge=1, description="LoRA scaling numerator")
+    lora_dropout: float = Field(0.05, ge=0.0, lt=1.0, description="LoRA dropout")
+    lora_target_modules: list[str] | Literal["all-linear"] = Field(
+        default_factory=lambda: ["q_proj", "v_proj"],
+        description="comma-separated module names that get adapters, or all-linear",
+    )
+    merge_lora: bool = Field(
+        False,
+        description="fold the trained adapter into the base weights and save a full model folder "
+        "instead of the adapter (e.g. to start a later fine-tuning from it)",
+    )
+    num_train_epochs: float = Field(
+        3.0, gt=0, description="training epochs", json_schema_extra={"flags": ["--epochs"]}
+    )
+    max_steps: int | None = Field(
+        None, ge=1, description="stop after this many optimiser steps (overrides the epochs)"
+    )
+    learning_rate: float = Field(3e-4, gt=0, description="peak learning rate")
+    lr_scheduler_type: str = Field("linear", description="any transformers scheduler name (cosine, ...)")
+    warmup_steps: int = Field(0, ge=0, description="linear warm-up steps")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay")
+    per_device_train_batch_size: int = Field(
+        4, ge=1, description="examples per device and step", json_schema_extra={"flags": ["--batch-size"]}
+    )
+    gradient_accumulation_steps: int = Field(1, ge=1, description="micro-batches per optimiser step")
+    max_length: int = Field(512, ge=8, description="tokens per example; longer ones are cut at the end")
+    completion_only_loss: bool = Field(True, description="loss on response tokens only (off: prompt too)")
+    logging_steps: int = Field(10, ge=1, description="steps between training-log entries (step 1 always)")
+    gradient_checkpointing: bool = Field(False, description="trade compute for memory")
+    loss_kernel: Literal["auto", "trl", "plain"] = Field(
+        "auto", description="TRL's fused LM-head loss or the model's own; auto: plain on CPU, trl on CUDA"
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto uses CUDA when available")
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = Field(
+        "auto", description="auto: bf16 on a GPU that supports it, else none"
+    )
+    dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        "float32", description="dtype the weights are loaded in"
+    )
+    trust_remote_code: bool = Field(False, description="run a model repository's own code")
+    seed: int = Field(0, ge=0, description="seeds adapter initialisation, data order and dropout")
 
     @field_validator("model", "output_dir")
     @classmethod
     def _not_empty(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be empty")
+        return value
+
+    @field_validator("model")
+    @classmethod
+    def _local_model_exists(cls, value: str) -> str:
+        # "/x", "./x", "~/x" can only be a local folder (a Hub name is "owner/name")
+        if value.startswith(("/", ".", "~")) and not Path(value).expanduser().exists():
+            raise ValueError(f"no such model folder {value!r} (a local path; Hub names look like owner/name)")
         return value
 
     @field_validator("lora_target_modules", mode="before")
