@@ -47,6 +47,7 @@ def evaluate_model(model_dir: Path, eval_fields: dict[str, Any]) -> dict[str, An
     """``safetymix.eval.evaluate`` of a saved model; the sweep's metric blocks plus per-suite rates."""
     from safetymix.eval import EvalConfig, evaluate
     from safetymix.sweep import cell_metrics
+    from safetymix.sweep.results import cell_agreement
 
     start = time.perf_counter()
     report = evaluate(EvalConfig(**eval_fields, model=str(model_dir)))
@@ -54,6 +55,8 @@ def evaluate_model(model_dir: Path, eval_fields: dict[str, Any]) -> dict[str, An
     return {
         "metrics": metrics,
         "per_category": per_category,
+        "agreement": cell_agreement(report),
+        "per_suite_metrics": {name: suite["metrics"]["overall"] for name, suite in report["suites"].items()},
         "per_suite": per_suite_refusal(report["items"]),
         "samples": {
             name: [r["response"] for r in report["items"] if r["suite"] == name][:3]
@@ -86,3 +89,46 @@ def run_stage1(task: dict[str, Any]) -> dict[str, Any]:
         json.dump(record, fh, indent=1, ensure_ascii=False)
         fh.write("\n")
     return record
+
+
+def answer_lookalikes(model: str, prompts: list[Example], path: Path, cfg: dict[str, Any]) -> list[Example]:
+    """The base model's own answers to the benign look-alike prompts (``safetymix.generate``,
+    greedy, the stage-1 template), as stage-1 training examples; cached in ``path``.
+
+    A look-alike answer the refusal judge calls a refusal is dropped: stage 1 is to teach
+    "answer these", not "refuse these".
+    """
+    import dataclasses
+
+    from safetymix.generate import GenerateConfig, generate
+    from safetymix.io import read_examples, write_examples
+    from safetymix.judge import get_judge
+
+    cached = (
+        {e.prompt: e for e in read_examples(path, allow_missing_response=True, duplicates="keep")}
+        if path.exists()
+        else {}
+    )
+    if any(e.prompt not in cached for e in prompts):  # none yet, or other prompts
+        prompt_file = path.with_name(path.stem + ".prompts.jsonl")
+        write_examples(prompt_file, prompts, "jsonl")
+        gen = cfg["lookalike_generation"]
+        config = GenerateConfig(
+            prompts=str(prompt_file),
+            output=str(path),
+            model=model,
+            template=cfg["stage1"]["template"],
+            device="cpu",
+            seed=0,
+            **gen,
+        )
+        generate(config)
+        cached = {e.prompt: e for e in read_examples(path, allow_missing_response=True, duplicates="keep")}
+    answered = [cached[e.prompt] for e in prompts]  # an earlier run's answers serve a subset
+    verdicts = get_judge("refusal-match").judge([e.prompt for e in answered], [e.response for e in answered])
+    kept = [
+        dataclasses.replace(e, id=f"lookalike-{i}", extra={**e.extra, "lookalike": True})
+        for i, (e, v) in enumerate(zip(answered, verdicts, strict=True))
+        if e.response.strip() and not v.refusal
+    ]
+    return kept

@@ -8,9 +8,14 @@ copied into the repository. Splits are fixed by one seed (``split_seed``) and ar
 - pool: ``n_pool`` other Bianchi safety examples, the selection pool;
 - stage-1 dev: ``n_dev`` further Bianchi safety prompts and ``n_dev`` Alpaca-libre prompts,
   used only to check (and tune) stage 1, never an evaluation suite;
-- stage 2 ("benign fine-tuning"): ``n_benign`` other Alpaca demo records;
+- stage 2 ("benign fine-tuning"): ``n_benign_stage2`` (default ``n_benign``) other Alpaca
+  demo records, plus ``n_libre_stage2`` Alpaca-libre records;
 - benign held-out loss: ``n_loss`` Alpaca-libre records (instruction + reference response);
-- evaluation: Bianchi's five harmful suites and XSTest's 250 safe prompts.
+- benign look-alikes (``n_lookalike``, default none): prompts that look risky but should be
+  answered, from CoCoNot's contrast set and Bianchi's I-PhysicalSafetySafe (neither is an
+  evaluation suite of this benchmark); the benchmark has the base model answer them;
+- evaluation: Bianchi's five harmful suites and XSTest's 250 safe prompts, plus
+  BeaverTails-Evaluation when ``eval_beavertails``.
 
 Any training or pool example whose prompt matches an evaluation prompt (exact after
 normalisation, or MiniLM cosine >= 0.95) is dropped before splitting, and the count is
@@ -51,6 +56,32 @@ class DataConfig:
     n_loss: int = 300
     split_seed: int = 0
     datasets: str = str(DATASETS)
+    n_benign_stage2: int = 0  # 0: n_benign
+    n_libre_stage2: int = 0
+    n_lookalike: int = 0
+    eval_beavertails: bool = False
+
+
+#: DataConfig fields of the first runs (a run folder records only these plus any field
+#: that differs from its default, so older run folders still match).
+LEGACY_FIELDS = (
+    "n_benign",
+    "benign_repeat",
+    "n_safety_train",
+    "n_pool",
+    "n_dev",
+    "n_loss",
+    "split_seed",
+    "datasets",
+)
+
+
+def data_record(cfg: DataConfig) -> dict[str, Any]:
+    """``cfg`` as recorded in run_config.json (see :data:`LEGACY_FIELDS`)."""
+    default = DataConfig()
+    return {
+        k: v for k, v in dataclasses.asdict(cfg).items() if k in LEGACY_FIELDS or v != getattr(default, k)
+    }
 
 
 def _shuffled(items: list[Any], seed: int) -> list[Any]:
@@ -58,8 +89,9 @@ def _shuffled(items: list[Any], seed: int) -> list[Any]:
     return [items[i] for i in order]
 
 
-def load_eval_sets(root: Path) -> dict[str, list[Example]]:
-    """Harmful suites by name plus ``"XSTest-safe"`` (XSTest's 250 safe prompts)."""
+def load_eval_sets(root: Path, beavertails: bool = False) -> dict[str, list[Example]]:
+    """Harmful suites by name plus ``"XSTest-safe"`` (XSTest's 250 safe prompts), and
+    ``"BeaverTails-Evaluation"`` when ``beavertails``."""
     from safetymix.io import read_prompts
 
     out = {
@@ -68,7 +100,19 @@ def load_eval_sets(root: Path) -> dict[str, list[Example]]:
     }
     xs = read_prompts(root / "xstest" / "xstest_prompts.csv", duplicates="drop")
     out["XSTest-safe"] = [e for e in xs if e.extra.get("label") == "safe"]
+    if beavertails:
+        path = root / "beavertails_evaluation" / "beavertails_evaluation.json"
+        out["BeaverTails-Evaluation"] = read_prompts(path, duplicates="drop")
     return out
+
+
+def load_lookalikes(root: Path) -> list[Example]:
+    """Benign look-alike prompts (no responses): CoCoNot's contrast set and I-PhysicalSafetySafe."""
+    from safetymix.io import read_prompts
+
+    coconot = read_prompts(root / "coconot" / "coconot_contrast_eval.jsonl", duplicates="drop")
+    safe = read_prompts(root / BIANCHI / "evaluation" / "I-PhysicalSafetySafe.json", duplicates="drop")
+    return coconot + safe
 
 
 def drop_contaminated(
@@ -88,7 +132,7 @@ def build_splits(cfg: DataConfig, encode) -> dict[str, Any]:
     from safetymix.io import read_examples
 
     root = Path(cfg.datasets)
-    evals = load_eval_sets(root)
+    evals = load_eval_sets(root, cfg.eval_beavertails)
     safety = read_examples(root / BIANCHI / "safety_only_data_Instructions.json", duplicates="drop")
     benign = read_examples(root / "alpaca_en_demo" / "alpaca_en_demo.json", duplicates="drop")
     libre = read_examples(root / "alpaca_libre" / "alpaca_libre_ok.jsonl", duplicates="drop")
@@ -101,24 +145,39 @@ def build_splits(cfg: DataConfig, encode) -> dict[str, Any]:
     libre = [e for e in libre if e.prompt.strip().lower() not in seen and e.response.strip()]
     libre, libre_hits = drop_contaminated(libre, evals, encode)
 
+    lookalike, lookalike_hits = [], []
+    if cfg.n_lookalike:
+        lookalike, lookalike_hits = drop_contaminated(load_lookalikes(root), evals, encode)
+        lookalike = _shuffled(lookalike, cfg.split_seed + 3)[: cfg.n_lookalike]
+
     safety = _shuffled(safety, cfg.split_seed)
     benign = _shuffled(benign, cfg.split_seed + 1)
     libre = _shuffled(libre, cfg.split_seed + 2)
     a, b = cfg.n_safety_train, cfg.n_safety_train + cfg.n_pool
     need = b + cfg.n_dev
-    if len(safety) < need or len(benign) < 2 * cfg.n_benign or len(libre) < cfg.n_dev + cfg.n_loss:
+    n_stage2 = cfg.n_benign_stage2 or cfg.n_benign
+    held = cfg.n_dev + cfg.n_loss
+    if (
+        len(safety) < need
+        or len(benign) < cfg.n_benign + n_stage2
+        or len(libre) < held + cfg.n_libre_stage2
+        or len(lookalike) < cfg.n_lookalike
+    ):
         raise ValueError(
             f"not enough data: safety {len(safety)} (need {need}), benign {len(benign)} "
-            f"(need {2 * cfg.n_benign}), libre {len(libre)} (need {cfg.n_dev + cfg.n_loss})"
+            f"(need {cfg.n_benign + n_stage2}), libre {len(libre)} (need {held + cfg.n_libre_stage2}), "
+            f"look-alikes {len(lookalike)} (need {cfg.n_lookalike})"
         )
     splits = {
         "safety_train": safety[:a],
         "pool": safety[a:b],
         "dev_safety": safety[b : b + cfg.n_dev],
         "benign_stage1": benign[: cfg.n_benign],
-        "benign_stage2": benign[cfg.n_benign : 2 * cfg.n_benign],
+        "benign_stage2": benign[cfg.n_benign : cfg.n_benign + n_stage2]
+        + libre[held : held + cfg.n_libre_stage2],
         "dev_benign": libre[: cfg.n_dev],
         "loss_benign": libre[cfg.n_dev : cfg.n_dev + cfg.n_loss],
+        "lookalike_prompts": lookalike,
         "evals": evals,
     }
     record = {
@@ -127,23 +186,25 @@ def build_splits(cfg: DataConfig, encode) -> dict[str, Any]:
             "safety": len(safety_hits),
             "alpaca_en_demo": len(benign_hits),
             "alpaca_libre": len(libre_hits),
-            "examples": (safety_hits + benign_hits + libre_hits)[:20],
+            **({"lookalikes": len(lookalike_hits)} if cfg.n_lookalike else {}),
+            "examples": (safety_hits + benign_hits + libre_hits + lookalike_hits)[:20],
         },
         "sizes": {k: len(v) for k, v in splits.items() if k != "evals"},
         "eval_sizes": {k: len(v) for k, v in evals.items()},
-        "config": dataclasses.asdict(cfg),
+        "config": data_record(cfg),
     }
     return {"splits": splits, "record": record}
 
 
-def stage1_examples(splits: dict[str, Any], repeat: int) -> list[Example]:
-    """Benign stage-1 records ``repeat`` times (distinct ids per copy) + the safety set."""
+def stage1_examples(splits: dict[str, Any], repeat: int, lookalikes: list[Example] = ()) -> list[Example]:
+    """Benign stage-1 records ``repeat`` times (distinct ids per copy), the answered
+    look-alikes, and the safety set."""
     out: list[Example] = []
     for r in range(repeat):
         out += [
             dataclasses.replace(e, id=f"{e.id}#{r}", extra=dict(e.extra)) for e in splits["benign_stage1"]
         ]
-    return out + list(splits["safety_train"])
+    return out + list(lookalikes) + list(splits["safety_train"])
 
 
 def make_pool(pool_examples: list[Example], encoder) -> tuple[Any, dict]:

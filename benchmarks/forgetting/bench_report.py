@@ -16,14 +16,41 @@ from typing import Any
 
 import numpy as np
 
-HARMFUL = ("i-malicious-instructions", "i-cona", "i-controversial", "q-harm", "i-physical-safety-unsafe")
-METRICS = ("harmful_refusal", "over_refusal", "selectivity", "benign_loss")
-
-SHARE_NOTE = (
-    "Safety share: here the k picks are 1-10% of the stage-2 data (k = 5..50 next to 480 benign "
-    "examples), far above the paper's 0.05-0.5% (10-100 picks next to 20,000 Alpaca examples); "
-    "the tiny model is trained from scratch, so absolute rates say nothing about 7B models."
+HARMFUL = (
+    "i-malicious-instructions",
+    "i-cona",
+    "i-controversial",
+    "q-harm",
+    "i-physical-safety-unsafe",
+    "beavertails-eval",
 )
+METRICS = ("harmful_refusal", "over_refusal", "selectivity", "harmfulness", "benign_loss")
+#: Strategies every other one is compared with, paired by seed.
+BASELINES = ("random", "random-b")
+
+
+def n_stage2(cfg: dict[str, Any]) -> int:
+    """Benign stage-2 examples before tokenisation (the DataConfig of the run)."""
+    data = cfg["data"]
+    return (data.get("n_benign_stage2") or data["n_benign"]) + data.get("n_libre_stage2", 0)
+
+
+def share_note(cfg: dict[str, Any]) -> str:
+    ks, n = cfg["grid"]["ks"], n_stage2(cfg)
+    model = (
+        "SmolLM2-135M-Instruct, a pretrained instruction-tuned model, so absolute rates still say little "
+        "about 7B models"
+        if cfg.get("model_name") == "smollm2"
+        else "the tiny model is trained from scratch, so absolute rates say nothing about 7B models"
+    )
+    low, high = 100 * min(ks) / (n + min(ks)), 100 * max(ks) / (n + max(ks))
+    share = f"{low:.1f}%" if len(ks) == 1 else f"{low:.1f}-{high:.1f}%"
+    k_text = str(ks[0]) if len(ks) == 1 else f"{min(ks)}..{max(ks)}"
+    return (
+        f"Safety share: here the k picks are {share} "
+        f"of the stage-2 data (k = {k_text} next to {n} benign examples), far above the paper's "
+        f"0.05-0.5% (10-100 picks next to 20,000 Alpaca examples); {model}."
+    )
 
 
 def t_summary(values: list[float], *, rate: bool = False) -> dict[str, Any]:
@@ -53,6 +80,15 @@ def _metric_row(ev: dict[str, Any]) -> dict[str, Any]:
         "per_suite": {s: v for s, v in ev["per_suite"].items() if s in HARMFUL},
     }
     row["selectivity"] = row["harmful_refusal"] - row["over_refusal"]
+    harm = ev["metrics"].get("harmfulness", nan)
+    row["harmfulness"] = harm["value"]
+    row["harmfulness_source"] = harm.get("source")
+    # Extra judges' rates (e.g. harmful_refusal[refusal-classifier]) and the judges' agreement.
+    row["by_judge"] = {k: v["value"] for k, v in ev["metrics"].items() if "[" in k}
+    pooled = (ev.get("agreement") or {}).get("pooled", {})
+    row["kappa"] = {
+        f"{kind}: {pair}": a["kappa"] for kind, block in pooled.items() for pair, a in block["pairs"].items()
+    }
     return row
 
 
@@ -68,7 +104,13 @@ def cell_metrics(rec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         "variant": p["label"],
         "k": p["budget"],
         "seed": p["seed"],
-        **_metric_row({"metrics": rec["metrics"], "per_suite": per_suite_refusal(items)}),
+        **_metric_row(
+            {
+                "metrics": rec["metrics"],
+                "per_suite": per_suite_refusal(items),
+                "agreement": rec.get("agreement"),
+            }
+        ),
         "train_seconds": rec["train"]["seconds"],
         "cell_seconds": rec["seconds"].get("total"),
         "final_train_loss": rec["train"]["final_loss"],
@@ -125,28 +167,36 @@ def aggregate(out: Path, cfg: dict[str, Any]) -> dict[str, Any]:
 
     comparisons = []
     by_key = {(m["variant"], m["k"], m["seed"]): m for m in cells.values()}
-    variants = sorted({v for v, _ in groups if v not in ("none", "random")})
     ks = sorted({k for _, k in groups if k > 0})
-    for variant in variants:
-        for scope in [[k] for k in ks] + ([[k for k in ks if k >= 10]] if len(ks) > 1 else []):
-            pairs = [
-                (by_key[(variant, k, s)], by_key[("random", k, s)])
-                for k in scope
-                for s in sorted({m["seed"] for m in cells.values()})
-                if (variant, k, s) in by_key and ("random", k, s) in by_key
-            ]
-            if not pairs:
-                continue
-            row = {
-                "variant": variant,
-                "vs": "random",
-                "k": scope[0] if len(scope) == 1 else f">={min(scope)} pooled",
-                "n_pairs": len(pairs),
-            }
-            for metric in ("harmful_refusal", "over_refusal", "selectivity"):
-                diffs = [a[metric] - b[metric] for a, b in pairs]
-                row[metric] = {**t_summary(diffs), "wins": int(sum(d > 0 for d in diffs))}
-            comparisons.append(row)
+    seeds = sorted({m["seed"] for m in cells.values()})
+    for vs in BASELINES:
+        for variant in sorted({v for v, _ in groups if v not in ("none", vs)}):
+            for scope in [[k] for k in ks] + ([[k for k in ks if k >= 10]] if len(ks) > 1 else []):
+                pairs = [
+                    (by_key[(variant, k, s)], by_key[(vs, k, s)])
+                    for k in scope
+                    for s in seeds
+                    if (variant, k, s) in by_key and (vs, k, s) in by_key
+                ]
+                if not pairs:
+                    continue
+                row = {
+                    "variant": variant,
+                    "vs": vs,
+                    "k": scope[0] if len(scope) == 1 else f">={min(scope)} pooled",
+                    "n_pairs": len(pairs),
+                }
+                for metric in ("harmful_refusal", "over_refusal", "selectivity", "harmfulness"):
+                    diffs = [a[metric] - b[metric] for a, b in pairs]
+                    row[metric] = {**t_summary(diffs), "wins": int(sum(d > 0 for d in diffs))}
+                # The paper's headline: relative harmfulness reduction, (H_vs - H) / H_vs.
+                rel = [
+                    (b["harmfulness"] - a["harmfulness"]) / b["harmfulness"]
+                    for a, b in pairs
+                    if b["harmfulness"]
+                ]
+                row["relative_harm_reduction"] = t_summary(rel)
+                comparisons.append(row)
 
     forgetting = None
     none = [m for m in cells.values() if m["variant"] == "none"]
@@ -161,7 +211,7 @@ def aggregate(out: Path, cfg: dict[str, Any]) -> dict[str, Any]:
     timings = json.loads((out / "timings.json").read_text()) if (out / "timings.json").exists() else None
     data = json.loads((out / "data.json").read_text()) if (out / "data.json").exists() else None
     results = {
-        "note": SHARE_NOTE,
+        "note": share_note(cfg),
         "config": cfg,
         "stage1": stage1,
         "stage1_reused_from": reused_from,
@@ -203,7 +253,7 @@ def markdown(r: dict[str, Any]) -> str:
         lines += [
             "## Stage 1 (alignment)",
             "",
-            f"- harmful refusal (5 Bianchi suites, pooled): **{100 * s1['harmful_refusal']:.1f}%** "
+            f"- harmful refusal (harmful suites, pooled): **{100 * s1['harmful_refusal']:.1f}%** "
             f"(Wilson 95% [{100 * lo:.1f}, {100 * hi:.1f}])",
             f"- XSTest-safe over-refusal: {100 * s1['over_refusal']:.1f}%; selectivity "
             f"{100 * s1['selectivity']:+.1f} points; benign held-out loss {s1['benign_loss']:.3f}",
@@ -211,8 +261,12 @@ def markdown(r: dict[str, Any]) -> str:
             f"{100 * s1.get('dev-safety_refusal', float('nan')):.1f}%, benign refusal "
             f"{100 * s1.get('dev-benign_refusal', float('nan')):.1f}%",
             "- per suite: " + ", ".join(f"{k} {100 * v:.0f}%" for k, v in s1["per_suite"].items()),
-            "",
         ]
+        if s1.get("harmfulness_source") == "harm judge":
+            lines.append(f"- harmfulness (harm judge): {100 * s1['harmfulness']:.1f}%")
+        lines += [f"- {k}: {100 * v:.1f}%" for k, v in s1.get("by_judge", {}).items()]
+        lines += [f"- kappa {k}: {'-' if v is None else f'{v:.3f}'}" for k, v in s1.get("kappa", {}).items()]
+        lines.append("")
     f = r["forgetting"]
     if f:
         lines += [
@@ -247,17 +301,22 @@ def markdown(r: dict[str, Any]) -> str:
     if r["vs_random"]:
         lines += [
             "",
-            "## Strategy minus random, paired by seed (points, mean [95% t interval], wins = pairs > 0)",
+            "## Strategy minus random / random-b, paired by seed (points, mean [95% t interval], "
+            "wins = pairs > 0)",
             "",
-            "| variant | k | pairs | harmful refusal | over-refusal | selectivity |",
-            "|---|---|---:|---|---|---|",
+            "| variant | vs | k | pairs | harmful refusal | over-refusal | selectivity | harmfulness "
+            "| relative harm reduction |",
+            "|---|---|---|---:|---|---|---|---|---|",
         ]
         for c in r["vs_random"]:
             cols = [
                 f"{_pct(c[m], True)} ({c[m]['wins']}/{c['n_pairs']})"
-                for m in ("harmful_refusal", "over_refusal", "selectivity")
+                for m in ("harmful_refusal", "over_refusal", "selectivity", "harmfulness")
             ]
-            lines.append(f"| {c['variant']} | {c['k']} | {c['n_pairs']} | " + " | ".join(cols) + " |")
+            cols.append(_pct(c["relative_harm_reduction"], True))
+            lines.append(
+                f"| {c['variant']} | {c['vs']} | {c['k']} | {c['n_pairs']} | " + " | ".join(cols) + " |"
+            )
     t = r.get("timings")
     if t:
         reused = r.get("stage1_reused_from")
@@ -284,7 +343,7 @@ def plot(r: dict[str, Any], path: Path) -> None:
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
     panels = (
-        ("harmful_refusal", "harmful refusal (5 Bianchi suites)"),
+        ("harmful_refusal", "harmful refusal (harmful suites pooled)"),
         ("over_refusal", "over-refusal (XSTest safe)"),
         ("selectivity", "selectivity = harmful - over-refusal"),
     )
@@ -311,11 +370,12 @@ def plot(r: dict[str, Any], path: Path) -> None:
         ax.minorticks_off()
         ax.set_xticks(ks)
         ax.set_xticklabels([str(k) for k in ks])
-        ax.set_xlabel("k safety picks (next to 480 benign)")
+        ax.set_xlabel(f"k safety picks (next to {n_stage2(r['config'])} benign)")
         ax.set_ylabel("%")
         ax.set_title(title)
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"CPU forgetting benchmark ({r['config']['grid_name']}); error bars: sd over seeds")
+    model = r["config"].get("model_name", "tiny")
+    fig.suptitle(f"CPU forgetting benchmark, {model} ({r['config']['grid_name']}); error bars: sd over seeds")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -36,68 +36,40 @@ ROOT = HERE.parents[1]  # the repository root: runs work from there (paths in sw
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from bench_data import DataConfig, build_splits, stage1_examples  # noqa: E402
+from bench_data import DataConfig, build_splits, data_record, stage1_examples  # noqa: E402
+from bench_files import rel, write_suite_files, write_sweep_config  # noqa: E402
+from bench_models import PROFILES, smollm2_gguf  # noqa: E402
 
 logger = logging.getLogger("forgetting")
-
-#: The tiny model (prototype: width 128, 3 layers, 4,096-token BPE). Sequences are cut at
-#: 128 tokens (prompt ~50 + the response's first ~75): at 256 stage 1 took ~13 min here.
-MODEL = {"vocab_size": 4096, "d_model": 128, "d_mlp": 352, "n_layers": 3, "n_heads": 4, "max_length": 128}
-#: Stage 1: the prototype's recipe (8 epochs, lr 2e-3, cosine decay).
-STAGE1 = {"num_train_epochs": 8.0, "learning_rate": 2e-3, "lr_scheduler_type": "cosine", "warmup_steps": 20}
-#: Stage 2: 3 epochs at lr 1e-3 (the prototype's; 3e-4 forgets half as much).
-STAGE2 = {"num_train_epochs": 3.0, "learning_rate": 1e-3, "lr_scheduler_type": "cosine", "warmup_steps": 0}
-COMMON_TRAIN = {
-    "method": "full",
-    "template": "alpaca",
-    "per_device_train_batch_size": 16,
-    "max_length": MODEL["max_length"],
-    "completion_only_loss": True,
-    "logging_steps": 25,
-    "device": "cpu",
-    "mixed_precision": "no",
-    "loss_kernel": "plain",  # 2.9x faster per step than TRL's fused kernel here (benchmarks/perf)
-}
-EVAL = {"max_new_tokens": 12, "batch_size": 64, "loss_max_length": MODEL["max_length"]}
-
-#: Strategy variants: label -> (registry name, extra parameters).
-VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
-    "random": ("random", {}),
-    "random-b": ("random-b", {}),
-    "sss-b": ("sss-b", {}),
-    "pss-b": ("pss-b", {}),
-    "cossim-b": ("cossim-b", {}),
-    "facility-location-b": ("facility-location-b", {}),
-    # Refusal-free picks: SSS over the T2 part of the pool (harmful request, complying /
-    # explaining safe answer), the prototype's "explanation-type only".
-    "sss-b[T2]": ("sss-b", {"behaviours": ["T2"]}),
-}
-
-GRIDS: dict[str, dict[str, Any]] = {
-    "default": {
-        "variants": ["random", "random-b", "sss-b", "pss-b", "cossim-b", "facility-location-b"],
-        "ks": [5, 10, 25, 50],
-        "seeds": [0, 1, 2, 3, 4],
-    },
-    "quick": {"variants": ["random", "sss-b", "sss-b[T2]"], "ks": [25], "seeds": [0, 1, 2]},
-    # Plumbing check only: tiny data, one epoch, one seed.
-    "smoke": {"variants": ["random", "sss-b[T2]"], "ks": [25], "seeds": [0]},
-}
 
 
 def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument(
-        "--quick", action="store_true", help="stage 1 once; none/random/sss-b/sss-b[T2] at k=25 x 3 seeds"
+    p.add_argument(
+        "--model",
+        choices=sorted(PROFILES),
+        default="tiny",
+        help="tiny: 1.1M Llama from scratch (default); smollm2: SmolLM2-135M-Instruct (GGUF, LoRA)",
     )
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="stage 1 once; the quick grid of the model")
     mode.add_argument("--smoke", action="store_true", help="plumbing check on tiny data (minutes)")
     p.add_argument(
-        "--out", type=Path, default=None, help="output folder (default benchmarks/forgetting/results[-quick])"
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder (default benchmarks/forgetting/results[-MODEL][-quick])",
     )
     p.add_argument("--threads", type=int, default=1, help="torch threads per worker (default 1)")
     p.add_argument("--workers", type=int, default=2, help="worker processes side by side (default 2)")
     p.add_argument("--report-only", action="store_true", help="aggregate the finished cells, train nothing")
+    p.add_argument("--stage1-only", action="store_true", help="stop after stage 1 (pilots)")
+    p.add_argument(
+        "--max-prompts",
+        type=int,
+        default=None,
+        help="evaluate on a seeded subset of at most N prompts per suite (pilots; recorded)",
+    )
     p.add_argument(
         "--stage1-from",
         type=Path,
@@ -107,44 +79,69 @@ def make_parser() -> argparse.ArgumentParser:
     return p
 
 
-def eval_fields(grid_name: str, files: dict[str, Path]) -> dict[str, Any]:
-    """``EvalConfig`` fields of every evaluation: Bianchi's five harmful suites + XSTest's safe
-    prompts (the ``default`` group), greedy answers of 12 tokens judged by ``refusal-match``,
-    and the benign held-out loss on ``files["loss"]`` (a user helpfulness suite)."""
+def eval_fields(cfg: dict[str, Any], files: dict[str, Path]) -> dict[str, Any]:
+    """``EvalConfig`` fields of every evaluation: the model's suites (tiny: Bianchi's five
+    harmful suites + XSTest's safe prompts; smollm2: also BeaverTails-Evaluation), greedy
+    answers judged by the model's judges, and the benign held-out loss on ``files["loss"]``
+    (a user helpfulness suite)."""
+    ev = cfg["eval"]
     return {
-        "suites": ["default"],
+        "suites": list(cfg["suites"]),
         "suite_files": [f"benign-heldout={rel(files['loss'])}:helpfulness"],
         "generation": {
             "num_beams": 1,
-            "max_new_tokens": EVAL["max_new_tokens"],
-            "batch_size": EVAL["batch_size"],
+            "max_new_tokens": ev["max_new_tokens"],
+            "batch_size": ev["batch_size"],
         },
-        "judge": "refusal-match",
-        "loss_batch_size": EVAL["batch_size"] // 2,
-        "loss_max_length": EVAL["loss_max_length"],
+        **cfg["judges"],
+        "loss_batch_size": ev["batch_size"] // 2,
+        "loss_max_length": ev["loss_max_length"],
         "device": "cpu",
-        "max_prompts": 20 if grid_name == "smoke" else None,
+        "max_prompts": cfg.get("max_prompts"),
     }
 
 
-def run_config(grid_name: str) -> dict[str, Any]:
-    data = DataConfig()
-    model, stage1, stage2 = dict(MODEL), dict(STAGE1), dict(STAGE2)
+def run_config(grid_name: str, model_name: str = "tiny", max_prompts: int | None = None) -> dict[str, Any]:
+    prof = PROFILES[model_name]
+    data = DataConfig(**prof["data"])
+    model, stage1, stage2 = dict(prof["model"]), dict(prof["stage1"]), dict(prof["stage2"])
     if grid_name == "smoke":
         data = dataclasses.replace(data, n_benign=60, n_safety_train=120, n_dev=20, n_loss=20)
+        if data.n_benign_stage2:
+            data = dataclasses.replace(
+                data, n_benign_stage2=60, n_libre_stage2=0, n_lookalike=min(40, data.n_lookalike)
+            )
         stage1["num_train_epochs"] = 1.0
         stage2["num_train_epochs"] = 1.0
-        model["vocab_size"] = 1024
-    return {
+        if "vocab_size" in model:
+            model["vocab_size"] = 1024
+        max_prompts = max_prompts or 20
+    cfg = {
         "grid_name": grid_name,
-        "grid": GRIDS[grid_name],
-        "data": dataclasses.asdict(data),
+        "grid": prof["grids"][grid_name],
+        "data": data_record(data),
         "model": model,
-        "stage1": {**COMMON_TRAIN, **stage1, "seed": 0},
-        "stage2": {**COMMON_TRAIN, **stage2},
-        "eval": dict(EVAL),
+        "stage1": {**prof["common_train"], **stage1, "seed": 0},
+        "stage2": {**prof["common_train"], **stage2},
+        "eval": dict(prof["eval"]),
         "model_seed": 0,
     }
+    if model_name != "tiny":  # the tiny model's run folders predate these keys
+        cfg.update(
+            model_name=model_name,
+            suites=list(prof["suites"]),
+            judges=dict(prof["judges"]),
+            lookalike_generation=dict(prof["lookalike_generation"]),
+        )
+    if max_prompts is not None:
+        cfg["max_prompts"] = max_prompts
+    return cfg
+
+
+def with_defaults(cfg: dict[str, Any]) -> dict[str, Any]:
+    """``cfg`` plus the tiny model's suites and judges where a run folder does not record them."""
+    tiny = PROFILES["tiny"]
+    return {"suites": tiny["suites"], "judges": tiny["judges"], **cfg}
 
 
 def _as_dicts(examples) -> list[dict]:
@@ -164,9 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(ROOT)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     grid_name = "quick" if args.quick else "smoke" if args.smoke else "default"
-    out = args.out or HERE / ("results-quick" if grid_name == "quick" else "results")
-    out = out.resolve()
-    cfg = run_config(grid_name)
+    suffix = ("" if args.model == "tiny" else f"-{args.model}") + ("-quick" if grid_name == "quick" else "")
+    out = (args.out or HERE / f"results{suffix}").resolve()
+    cfg = run_config(grid_name, args.model, args.max_prompts)
     cfg["threads_per_worker"], cfg["workers"] = args.threads, args.workers
 
     import bench_report
@@ -189,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     timings = run_all(out, cfg, args)
     timings["total_seconds"] = round(time.perf_counter() - t0, 1)
     _write_json(out / "timings.json", timings)
+    if args.stage1_only:
+        logger.info("stage 1 done in %.1f min: %s", timings["total_seconds"] / 60, out / "stage1.json")
+        return 0
     bench_report.aggregate(out, cfg)
     write_sweep_report(out)
     logger.info("done in %.1f min; results in %s", timings["total_seconds"] / 60, out)
@@ -204,9 +204,29 @@ def write_sweep_report(out: Path) -> None:
 
 
 #: Settings a run folder is tied to (a rerun into it must share them).
-SETTINGS = ("grid_name", "grid", "data", "model", "stage1", "stage2", "eval")
+SETTINGS = (
+    "grid_name",
+    "grid",
+    "data",
+    "model",
+    "stage1",
+    "stage2",
+    "eval",
+    "suites",
+    "judges",
+    "max_prompts",
+)
 #: Settings stage 1 depends on (``--stage1-from`` needs them equal).
-STAGE1_SETTINGS = ("data", "model", "stage1", "eval", "model_seed")
+STAGE1_SETTINGS = (
+    "data",
+    "model",
+    "stage1",
+    "eval",
+    "model_seed",
+    "suites",
+    "judges",
+    "lookalike_generation",
+)
 
 
 def reuse_stage1(src: Path, out: Path, cfg: dict[str, Any]) -> None:
@@ -233,59 +253,6 @@ def reuse_stage1(src: Path, out: Path, cfg: dict[str, Any]) -> None:
     logger.info("stage 1 reused from %s", src)
 
 
-def write_suite_files(out: Path, splits: dict[str, Any]) -> dict[str, Path]:
-    """The held-out loss set and the stage-1 dev sets as JSONL files (user eval suites)."""
-    from safetymix.io import write_examples
-
-    files = {"loss": out / "data" / "benign-heldout.jsonl"}
-    files["dev_safety"] = out / "data" / "dev-safety.jsonl"
-    files["dev_benign"] = out / "data" / "dev-benign.jsonl"
-    for key, split in (("loss", "loss_benign"), ("dev_safety", "dev_safety"), ("dev_benign", "dev_benign")):
-        files[key].parent.mkdir(parents=True, exist_ok=True)
-        write_examples(files[key], splits[split], "jsonl")
-    return files
-
-
-def rel(path: Path) -> str:
-    """``path`` relative to the repository root (the working directory of a run)."""
-    return os.path.relpath(path, ROOT)
-
-
-def write_sweep_config(out: Path, cfg: dict[str, Any], splits: dict[str, Any], evaluation: dict) -> Path:
-    """Stage 2 as a sweep config file: every variant x k x seed plus the benign-only baseline.
-
-    The benign set and the pool are written next to it as JSONL, so the same stage 2 also
-    runs as ``safetymix sweep <out>/sweep.yaml --out <out>/sweep`` from the repository root.
-    """
-    import yaml
-
-    from safetymix.io import atomic_write, write_examples
-
-    data = out / "data"
-    write_examples(data / "benign-stage2.jsonl", splits["benign_stage2"], "jsonl")
-    write_examples(data / "pool.jsonl", splits["pool"], "jsonl")
-    grid = cfg["grid"]
-    config = {
-        "benign": {"path": rel(data / "benign-stage2.jsonl")},
-        "pool": {"path": rel(data / "pool.jsonl")},
-        "strategies": [
-            {"name": VARIANTS[v][0], "params": VARIANTS[v][1], "label": v} for v in grid["variants"]
-        ],
-        "budgets": grid["ks"],
-        "seeds": grid["seeds"],
-        "models": [rel(out / "_work" / "stage1")],
-        "baseline": True,
-        "train": cfg["stage2"],
-        "eval": evaluation,
-    }
-    path = out / "sweep.yaml"
-    with atomic_write(path) as fh:
-        fh.write("# Stage 2 of the CPU forgetting benchmark, written by benchmarks/forgetting/run.py.\n")
-        fh.write("# Paths are relative to the repository root.\n")
-        yaml.safe_dump(config, fh, sort_keys=False, allow_unicode=True)
-    return path
-
-
 def run_all(out: Path, cfg: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     import bench_cell
 
@@ -299,7 +266,7 @@ def run_all(out: Path, cfg: dict[str, Any], args: argparse.Namespace) -> dict[st
     data = build_splits(DataConfig(**cfg["data"]), Encoder().encode)
     splits = data["splits"]
     files = write_suite_files(out, splits)
-    evaluation = eval_fields(cfg["grid_name"], files)
+    evaluation = eval_fields(with_defaults(cfg), files)
     dev = splits["dev_safety"]
     ref = get_judge("refusal-match").judge([e.prompt for e in dev], [e.response for e in dev])
     _write_json(
@@ -319,15 +286,25 @@ def run_all(out: Path, cfg: dict[str, Any], args: argparse.Namespace) -> dict[st
     if args.stage1_from is not None and not stage1_json.exists():
         reuse_stage1(args.stage1_from.resolve(), out, cfg)
     if not (stage1_json.exists() and (stage1_dir / "config.json").exists()):
-        stage1_train = stage1_examples(splits, cfg["data"]["benign_repeat"])
-        from safetymix.train.templates import alpaca_prompt
-
-        texts = [alpaca_prompt(e) + e.response for e in stage1_train + splits["benign_stage2"]]
         import torch
 
         torch.set_num_threads(args.threads)
-        info = bench_cell.save_initial_model(init_dir, texts, cfg["model"], cfg["model_seed"])
-        logger.info("stage 1: %d examples, model %s; training ...", len(stage1_train), info)
+        if "vocab_size" in cfg["model"]:  # the tiny model: a tokenizer and random weights
+            stage1_train = stage1_examples(splits, cfg["data"]["benign_repeat"])
+            from safetymix.train.templates import alpaca_prompt
+
+            texts = [alpaca_prompt(e) + e.response for e in stage1_train + splits["benign_stage2"]]
+            info = bench_cell.save_initial_model(init_dir, texts, cfg["model"], cfg["model_seed"])
+            base = str(init_dir)
+        else:  # a pretrained GGUF model; the look-alikes get its own answers
+            base = str(smollm2_gguf())
+            t_look = time.perf_counter()
+            lookalikes = bench_cell.answer_lookalikes(
+                base, splits["lookalike_prompts"], out / "data" / "lookalikes.jsonl", cfg
+            )
+            timings["lookalike_answer_seconds"] = round(time.perf_counter() - t_look, 1)
+            stage1_train = stage1_examples(splits, cfg["data"]["benign_repeat"], lookalikes)
+            info = {**cfg["model"], "path": base}
         dev_eval = {
             **evaluation,
             "suites": None,  # the user suites alone
@@ -339,7 +316,7 @@ def run_all(out: Path, cfg: dict[str, Any], args: argparse.Namespace) -> dict[st
         rec = bench_cell.run_stage1(
             {
                 "threads": args.threads,
-                "model": str(init_dir),
+                "model": base,
                 "model_dir": str(stage1_dir),
                 "train": cfg["stage1"],
                 "examples": _as_dicts(stage1_train),
@@ -358,6 +335,9 @@ def run_all(out: Path, cfg: dict[str, Any], args: argparse.Namespace) -> dict[st
             100 * rec["eval"]["metrics"]["over_refusal"]["value"],
         )
     timings["stage1_seconds"] = json.loads(stage1_json.read_text())["train"]["seconds"]
+    if args.stage1_only:
+        logger.info("--stage1-only: stopping before stage 2")
+        return timings
 
     # ---- stage 2: a sweep from the stage-1 model ----------------------------------------
     t = time.perf_counter()

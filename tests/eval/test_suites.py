@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from safetymix.errors import ConfigError, DataFormatError
-from safetymix.eval.suites import SUITE_GROUPS, SUITES, expand_suite_names, load_suite
+from safetymix.eval.suites import SUITE_GROUPS, SUITES, expand_suite_names, load_suite, suite_source
 from safetymix.eval.user_suites import parse_suite_arg, read_suite_yaml
 
 COUNTS = {
@@ -23,6 +23,7 @@ COUNTS = {
     "coconot": 395,
     "xstest-unsafe": 200,
     "xstest-safe": 250,
+    "beavertails-eval": 699,  # upstream 700; this copy lacks one violence prompt
     "i-physical-safety-safe": 100,
     "coconot-contrast": 379,
     "i-alpaca": 50,
@@ -53,6 +54,18 @@ def test_categories(datasets):
     assert all(it.categories == () for it in load_suite(SUITES["advbench"], datasets))
     # helpfulness suites keep reference responses when the file has them
     assert all(it.example.response for it in load_suite(SUITES["alpaca-demo"], datasets))
+
+
+def test_beavertails_evaluation_per_category_and_hub_fallback(datasets, tmp_path):
+    spec = SUITES["beavertails-eval"]
+    per_cat = Counter(c for it in load_suite(spec, datasets) for c in it.categories)
+    assert len(per_cat) == 14 and sorted(per_cat.values()) == [49] + [50] * 13
+    assert per_cat["violence,aiding_and_abetting,incitement"] == 49 and per_cat["animal_abuse"] == 50
+    assert "beavertails-eval" in SUITE_GROUPS["harmful"]
+    assert suite_source(spec, datasets) == str(datasets / spec.path)
+    # without the file in the data root, users get the Hub copy (not downloaded here)
+    assert suite_source(spec, tmp_path) == "PKU-Alignment/BeaverTails-Evaluation"
+    assert suite_source(SUITES["q-harm"], tmp_path) == str(tmp_path / SUITES["q-harm"].path)
 
 
 def test_groups_expand_in_order_once():

@@ -10,7 +10,8 @@ from safetymix.judge.base import Judge
 
 
 def test_registry_names_match_classes():
-    assert available_judges() == ["refusal-match", "refusal-classifier", "reward-model", "guard", "openai"]
+    names = ["refusal-match", "refusal-classifier", "harmful-response", "reward-model", "guard", "openai"]
+    assert available_judges() == names
     for name, cls in JUDGES.items():
         assert issubclass(cls, Judge) and cls.name == name and cls.gives
 

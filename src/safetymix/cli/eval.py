@@ -28,6 +28,7 @@ def eval_command(
     from rich.console import Console
 
     from safetymix.eval import evaluate, export_prompts, report_table, write_report
+    from safetymix.eval.report import agreement_table
     from safetymix.judge.responses import write_jsonl
 
     if write_prompts is not None:
@@ -50,6 +51,9 @@ def eval_command(
     if not stdout.is_terminal:  # files and pipes get the whole table, not 80 columns
         stdout = Console(width=120)
     stdout.print(report_table(report, per_category=per_category))
+    agreement = agreement_table(report)
+    if agreement is not None:
+        stdout.print(agreement)
     for note in report["notes"]:
         console.print(f"[yellow]note:[/yellow] {note}")
     console.print(f"report -> {out}" + (f"; items -> {items}" if items else ""))

@@ -15,7 +15,10 @@ def generate_command(
     out: str = typer.Option(
         None, "--out", "-o", help="JSONL of id, prompt, response and generation settings"
     ),
-    model: str = typer.Option(None, help="base model name or folder, or a merged / full model folder"),
+    model: str = typer.Option(
+        None, help="base model name or folder, a merged / full model folder, or a .gguf file"
+    ),
+    gguf_file: str = typer.Option(None, help="GGUF file name inside the --model folder or Hub repo"),
     adapter: str = typer.Option(None, help="LoRA adapter folder (base model read from it unless --model)"),
     engine: str = typer.Option(None, help="hf | vllm (default: hf)"),
     template: str = typer.Option(None, help="alpaca | chat (default: the training template, else alpaca)"),
@@ -35,6 +38,7 @@ def generate_command(
         GenerateConfig,
         config,
         model=model,
+        gguf_file=gguf_file,
         prompts=prompts,
         output=out,
         adapter=adapter,

@@ -52,7 +52,12 @@ def generation_config(config: EvalConfig, prompts: str) -> Any:
 
     from safetymix.generate import GenerateConfig
 
-    fields: dict[str, Any] = {"prompts": prompts, "model": config.model, "adapter": config.adapter}
+    fields: dict[str, Any] = {
+        "prompts": prompts,
+        "model": config.model,
+        "gguf_file": config.gguf_file,
+        "adapter": config.adapter,
+    }
     fields.update({k: v for k, v in (("device", config.device), ("dtype", config.dtype)) if v is not None})
     fields.update(config.generation)
     try:

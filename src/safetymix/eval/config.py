@@ -4,13 +4,39 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from safetymix.contamination import DEFAULT_THRESHOLD
 from safetymix.eval.stats import DEFAULT_RESAMPLES
 from safetymix.eval.user_suites import UserSuite
 from safetymix.judge.registry import DEFAULT_JUDGE, JUDGES
 from safetymix.stage_config import StageConfig
+
+
+class JudgeSpec(BaseModel):
+    """One more judge of an evaluation: a registry name, its parameters, a label for reports.
+
+    A plain string in YAML (``refusal-classifier``) is the name alone; ``label`` defaults to it.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    label: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, data: Any) -> Any:
+        return {"name": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _check(self) -> JudgeSpec:
+        if self.name not in JUDGES:
+            raise ValueError(f"unknown judge {self.name!r}; valid: {', '.join(JUDGES)}")
+        if self.label is None:
+            self.label = self.name
+        return self
 
 
 class EvalConfig(StageConfig):
@@ -36,7 +62,10 @@ class EvalConfig(StageConfig):
         None, description="folder of the public data sets (default $SAFETYMIX_DATASETS)"
     )
     responses: str | None = Field(None, description="JSONL of generated responses (prompt, response)")
-    model: str | None = Field(None, description="causal LM to generate with (and to score the loss route)")
+    model: str | None = Field(
+        None, description="causal LM to generate with (and to score the loss route); may be a .gguf file"
+    )
+    gguf_file: str | None = Field(None, description="GGUF file name inside the model folder or Hub repo")
     adapter: str | None = Field(None, description="PEFT adapter folder applied to model")
     device: str | None = Field(None, description="auto | cpu | cuda, for model (default: auto)")
     dtype: str | None = Field(None, description="auto | float32 | bfloat16 | float16 (default: auto)")
@@ -57,6 +86,12 @@ class EvalConfig(StageConfig):
         default_factory=dict,
         description="parameter key=value of the harm judge (repeatable)",
         json_schema_extra={"flags": ["--harm-judge-param"]},
+    )
+    extra_judges: list[JudgeSpec] = Field(
+        default_factory=list,
+        description="one more judge of the harmful and over-refusal suites (repeatable): its rates join "
+        "the report as metric[label], and every pair of judges gets its agreement (Cohen's kappa)",
+        json_schema_extra={"flags": ["--extra-judge"]},
     )
     helpfulness_judge: str | None = Field(None, description="reward judge of helpfulness suites (else: loss)")
     helpfulness_judge_params: dict[str, Any] = Field(

@@ -32,8 +32,8 @@ def summarise_metric(
     n_resamples: int = DEFAULT_RESAMPLES,
     confidence: float = 0.95,
 ) -> dict[str, Any]:
-    """Wilson summary for a ``*_rate`` metric, bootstrap summary of the mean otherwise."""
-    if name.endswith("_rate"):
+    """Wilson summary for a ``*_rate`` (or ``*_rate[judge]``) metric, bootstrap of the mean otherwise."""
+    if name.split("[")[0].endswith("_rate"):
         return rate_summary(values, confidence)
     return mean_summary(values, seed=seed, n_resamples=n_resamples, confidence=confidence)
 

@@ -91,3 +91,25 @@ def report_table(report: dict[str, Any], *, per_category: bool = False) -> Any:
             row = (f"[bold]all {kind}[/bold]", kind, _SHORT.get(metric, metric))
             table.add_row(*row, *format_summary(summary), better)
     return table
+
+
+def agreement_table(report: dict[str, Any]) -> Any:
+    """A ``rich.table.Table`` of judge agreement (Cohen's kappa) per suite and pooled per kind;
+    None when fewer than two judges ran."""
+    from rich.table import Table
+
+    rows = [(name, s["kind"], s["agreement"]) for name, s in report["suites"].items() if "agreement" in s]
+    rows += [
+        (f"all {k}", k, p["agreement"]) for k, p in report.get("summary", {}).items() if "agreement" in p
+    ]
+    if not rows:
+        return None
+    table = Table(title="judge agreement (Cohen's kappa)")
+    for col in ("suite", "kind", "judges", "compared on", "kappa", "agree", "n"):
+        table.add_column(col, justify="right" if col in ("kappa", "agree", "n") else "left")
+    for name, kind, block in rows:
+        for pair, a in block["pairs"].items():
+            kappa = "-" if a["kappa"] is None else f"{a['kappa']:.3f}"
+            agree = "-" if a["agreement"] is None else f"{100 * a['agreement']:.1f}%"
+            table.add_row(name, kind, pair, block["measure"].split(" (")[0], kappa, agree, str(a["n"]))
+    return table

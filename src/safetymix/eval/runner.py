@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from safetymix.errors import ConfigError, DataFormatError
+from safetymix.eval.agreement import decisions, judge_agreement
 from safetymix.eval.answers import generate_answers, loss_model, responses_from_file
 from safetymix.eval.config import EvalConfig
 from safetymix.eval.contamination_check import check_contamination
@@ -28,6 +29,7 @@ from safetymix.eval.suites import (
     expand_suite_names,
     load_suite,
     suite_path,
+    suite_source,
 )
 from safetymix.eval.user_suites import UserSuite, parse_suite_arg, read_suite_yaml
 from safetymix.io.manifest import record_header
@@ -100,6 +102,28 @@ def export_prompts(config: EvalConfig) -> list[dict[str, Any]]:
         for suite_items in items.values()
         for it in suite_items
     ]
+
+
+def build_extra_judges(config: EvalConfig, taken: set[str]) -> dict[str, Judge]:
+    """``config.extra_judges`` built, by label.
+
+    Raises
+    ------
+    ConfigError
+        A label repeats or names a main judge, or a judge tells neither refusal nor harm.
+    """
+    out: dict[str, Judge] = {}
+    for spec in config.extra_judges:
+        label = str(spec.label)
+        if label in taken or label in out:
+            raise ConfigError(f"extra judge label {label!r} is taken; give it another label")
+        judge = get_judge(spec.name, **spec.params)
+        if "refusal" not in judge.gives and "harmful" not in judge.gives:
+            raise ConfigError(
+                f"extra judge {spec.name!r} tells neither refusal nor harm (it gives {judge.gives})"
+            )
+        out[label] = judge
+    return out
 
 
 def _build_judge(name: str | None, params: Mapping[str, Any], given: Judge | None) -> Judge | None:
@@ -190,6 +214,11 @@ def _evaluate(config: EvalConfig, given: dict[str, Judge], show_progress: bool) 
     help_judge = _build_judge(
         config.helpfulness_judge, config.helpfulness_judge_params, given.get("helpfulness")
     )
+    main_labels = {"refusal": refusal_judge.name if refusal_judge else "refusal"}
+    if harm_judge is not None:
+        same = harm_judge.name == main_labels["refusal"]
+        main_labels["harm"] = f"{harm_judge.name} (harm)" if same else harm_judge.name
+    extra = build_extra_judges(config, set(main_labels.values()))
     loss_suites = [s.name for s in specs if s.kind == "helpfulness" and help_judge is None]
     has_model = config.model is not None or config.adapter is not None
     for name in loss_suites:
@@ -227,6 +256,12 @@ def _evaluate(config: EvalConfig, given: dict[str, Judge], show_progress: bool) 
     )
     harm_v = _run_judge(harm_judge, pairs({"harmful"}), show_progress) if harm_judge else {}
     help_v = _run_judge(help_judge, pairs({"helpfulness"}), show_progress) if help_judge else {}
+    extra_v = {
+        label: _run_judge(
+            j, pairs({"harmful", "over-refusal"} if "refusal" in j.gives else {"harmful"}), False
+        )
+        for label, j in extra.items()
+    }
     losses: dict[str, list[float | None]] = {}
     if loss_suites:
         from safetymix.eval.helpfulness import response_losses
@@ -249,6 +284,7 @@ def _evaluate(config: EvalConfig, given: dict[str, Judge], show_progress: bool) 
     kw = {"seed": config.seed, "n_resamples": config.n_resamples, "confidence": config.confidence}
     suites_out: dict[str, Any] = {}
     pooled: dict[str, dict[str, list[Any]]] = {}
+    pooled_decisions: dict[str, dict[str, list[bool | None]]] = {}
     item_rows: list[dict[str, Any]] = []
     for spec in specs:
         its = items[spec.name]
@@ -262,18 +298,36 @@ def _evaluate(config: EvalConfig, given: dict[str, Judge], show_progress: bool) 
             harmful_suite = harm_v and spec.kind == "harmful"
             harm = [harm_v[(it.prompt, responses[it.prompt])] for it in its] if harmful_suite else None
             values = verdict_metrics(spec.kind, ref, harm)
-        path = suite_path(spec, config.data_root)
+            judged = {main_labels["refusal"]: (ref, refusal_judge)} if ref is not None else {}
+            if harm is not None:
+                judged[main_labels["harm"]] = (harm, harm_judge)
+            for label, j in extra.items():
+                if spec.kind == "harmful" or "refusal" in j.gives:
+                    verdicts = [extra_v[label][(it.prompt, responses[it.prompt])] for it in its]
+                    judged[label] = (verdicts, j)
+                    by = "refusal" in j.gives
+                    more = verdict_metrics(spec.kind, verdicts if by else None, None if by else verdicts)
+                    values.update({f"{m}[{label}]": v for m, v in more.items()})
+            agree = {}
+            for label, (verdicts, j) in judged.items():
+                d = decisions(spec.kind, verdicts, j.gives)
+                if d is not None:
+                    agree[label] = d
+                    pooled_decisions.setdefault(spec.kind, {}).setdefault(label, []).extend(d)
+        source = suite_source(spec, config.data_root)
         suites_out[spec.name] = {
             "kind": spec.kind,
             "description": spec.description,
             "builtin": spec.builtin,
-            "path": str(path),
-            "sha256": sha256_file(path),
+            "path": source,
+            "sha256": sha256_file(source) if Path(source).is_file() else None,  # None: a Hub data set
             "n_prompts": len(its),
             "category_field": spec.category_field,
-            "directions": {m: DIRECTIONS.get((spec.kind, m), "") for m in values},
+            "directions": {m: DIRECTIONS.get((spec.kind, m.split("[")[0]), "") for m in values},
             "metrics": metric_table(values, [it.categories for it in its], **kw),
         }
+        if spec.kind != "helpfulness" and len(agree) >= 2:
+            suites_out[spec.name]["agreement"] = judge_agreement(spec.kind, agree)
         for metric, vals in values.items():
             pooled.setdefault(spec.kind, {}).setdefault(metric, []).extend(vals)
         for i, it in enumerate(its):
@@ -290,15 +344,23 @@ def _evaluate(config: EvalConfig, given: dict[str, Judge], show_progress: bool) 
                 row["refusal_verdict"] = refusal_v[(it.prompt, responses[it.prompt])].to_dict()
             if harm_v and spec.kind == "harmful":
                 row["harm_verdict"] = harm_v[(it.prompt, responses[it.prompt])].to_dict()
+            if spec.kind != "helpfulness":
+                for label in extra:
+                    verdict = extra_v[label].get((it.prompt, responses.get(it.prompt)))
+                    if verdict is not None:
+                        row.setdefault("verdicts", {})[label] = verdict.to_dict()
             item_rows.append(row)
     summary = {
         kind: {
             "suites": [s.name for s in specs if s.kind == kind],
             "metrics": metric_table(metrics, [()] * len(next(iter(metrics.values()))), **kw)["overall"],
-            "directions": {m: DIRECTIONS.get((kind, m), "") for m in metrics},
+            "directions": {m: DIRECTIONS.get((kind, m.split("[")[0]), "") for m in metrics},
         }
         for kind, metrics in pooled.items()
     }
+    for kind, by_judge in pooled_decisions.items():
+        if len(by_judge) >= 2:
+            summary[kind]["agreement"] = judge_agreement(kind, by_judge)
     if not contamination["checked"]:
         notes.append("contamination not checked: pass --train and/or --manifest to check the training set")
     elif contamination["overridden"]:
@@ -316,7 +378,8 @@ def _evaluate(config: EvalConfig, given: dict[str, Judge], show_progress: bool) 
             role: j.describe()
             for role, j in (("refusal", refusal_judge), ("harm", harm_judge), ("helpfulness", help_judge))
             if j
-        },
+        }
+        | ({"extra": {label: j.describe() for label, j in extra.items()}} if extra else {}),
         "responses": response_info,
         "contamination": contamination,
         "notes": notes,

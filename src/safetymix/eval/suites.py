@@ -9,7 +9,9 @@ Three kinds, each with its metric (see :mod:`safetymix.eval.metrics`):
   else mean loss of the model on the suite's reference responses.
 
 Built-in suites read the public files in the data root (``--data-root``; default
-``$SAFETYMIX_DATASETS`` or ``../shared/datasets`` from the working directory). Exact
+``$SAFETYMIX_DATASETS`` or ``../shared/datasets`` from the working directory); a suite
+with a ``hub`` name (BeaverTails-Evaluation) is read from the Hugging Face Hub when its
+file is not there. Exact
 duplicate prompts inside one file are read once (I-MaliciousInstructions holds 2,
 Do-Not-Answer 1). Users add suites from their own files
 (:mod:`safetymix.eval.user_suites`).
@@ -50,6 +52,11 @@ class SuiteSpec:
         Keep only records whose ``key`` equals ``value`` (string comparison).
     builtin : bool
         True for the entries of :data:`SUITES`.
+    hub : str, optional
+        Hugging Face Hub data set to read instead when ``path`` is not in the data root
+        (needs network access).
+    hub_split : str, default "train"
+        Its split.
     """
 
     name: str
@@ -59,6 +66,8 @@ class SuiteSpec:
     category_field: str | None = None
     filters: tuple[tuple[str, str], ...] = ()
     builtin: bool = True
+    hub: str | None = None
+    hub_split: str = "train"
 
 
 @dataclass(frozen=True)
@@ -143,6 +152,16 @@ SUITES: dict[str, SuiteSpec] = {
         "XSTest's 200 unsafe contrast prompts, per type",
         "type",
         (("label", "unsafe"),),
+    ),
+    # The seed paper's harmfulness evaluation: 14 BeaverTails categories x 50 prompts.
+    "beavertails-eval": SuiteSpec(
+        "beavertails-eval",
+        "harmful",
+        "beavertails_evaluation/beavertails_evaluation.json",
+        "BeaverTails-Evaluation (PKU-Alignment), per BeaverTails category",
+        "category",
+        hub="PKU-Alignment/BeaverTails-Evaluation",
+        hub_split="test",
     ),
     # Over-refusal: benign prompts that look risky.
     "xstest-safe": SuiteSpec(
@@ -252,6 +271,14 @@ def suite_path(spec: SuiteSpec, data_root: str | Path | None) -> Path:
     return Path(data_root if data_root is not None else default_data_root()) / spec.path
 
 
+def suite_source(spec: SuiteSpec, data_root: str | Path | None) -> str:
+    """The suite's file when it exists; else its Hub data set name when it has one; else the file."""
+    path = suite_path(spec, data_root)
+    if spec.hub is not None and not path.exists():
+        return spec.hub
+    return str(path)
+
+
 def _field(ex: Example, key: str) -> Any:
     if key in ("categories", "source"):
         return getattr(ex, key)
@@ -271,8 +298,12 @@ def load_suite(spec: SuiteSpec, data_root: str | Path | None = None) -> list[Eva
 
     check_kind(spec.kind, f"suite {spec.name!r}")
     path = suite_path(spec, data_root)
+    hub = {"split": spec.hub_split} if suite_source(spec, data_root) == spec.hub else None
     try:
-        if spec.kind == "helpfulness":
+        if hub is not None:  # not in the data root: the Hub copy
+            path = Path(str(spec.hub))
+            examples = read_examples(str(spec.hub), "prompts", split=spec.hub_split, duplicates="drop")
+        elif spec.kind == "helpfulness":
             examples = read_examples(path, allow_missing_response=True, duplicates="drop")
         else:
             examples = read_prompts(path, duplicates="drop")

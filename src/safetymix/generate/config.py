@@ -44,9 +44,12 @@ class GenerateConfig(BaseModel):
     output : str, optional
         JSONL file to write (atomically); None only returns the records.
     model : str, optional
-        Base model name or folder, or a merged/full model folder. A folder written by
-        ``safetymix train`` with LoRA (it holds ``adapter_config.json``) counts as ``adapter``.
-        Default: the base model named in the adapter's config.
+        Base model name or folder, a merged/full model folder, or a ``.gguf`` file (its own
+        tokenizer and chat template). A folder written by ``safetymix train`` with LoRA (it
+        holds ``adapter_config.json``) counts as ``adapter``. Default: the base model named
+        in the adapter's config (a GGUF base is recorded as its ``.gguf`` path).
+    gguf_file : str, optional
+        A GGUF file name inside the ``model`` folder or Hub repository.
     adapter : str, optional
         LoRA adapter folder; merged into the base weights after loading.
     engine : {"hf", "vllm"}, default "hf"
@@ -73,6 +76,7 @@ class GenerateConfig(BaseModel):
     prompts: str
     output: str | None = None
     model: str | None = None
+    gguf_file: str | None = None
     adapter: str | None = None
     engine: Literal["hf", "vllm"] = "hf"
     template: Literal["alpaca", "chat"] | None = None
@@ -103,8 +107,13 @@ def resolve_config(config: GenerateConfig) -> GenerateConfig:
     - ``adapter`` without ``model``: the base is ``base_model_name_or_path`` of its config.
     - ``template`` None: the template of ``train_config.json`` in the adapter (or model)
       folder, else ``"alpaca"``.
+    - a GGUF model (``.gguf`` path, or ``gguf_file``) becomes its absolute ``.gguf`` path
+      (:func:`safetymix.models.model_ref`); an adapter trained on a file in a Hub
+      repository takes ``gguf_file`` from its ``train_config.json``.
     """
-    model, adapter = config.model, config.adapter
+    from safetymix.models import is_gguf_path, model_ref
+
+    model, adapter, gguf_file = config.model, config.adapter, config.gguf_file
     if adapter is None and model is not None and (Path(model) / ADAPTER_CONFIG).is_file():
         adapter, model = model, None
     if adapter is not None:
@@ -117,15 +126,28 @@ def resolve_config(config: GenerateConfig) -> GenerateConfig:
             model = json.loads(adapter_config.read_text(encoding="utf-8")).get("base_model_name_or_path")
             if not model:
                 raise ConfigError(f"{adapter_config} names no base model; pass model= (--model)")
+            if gguf_file is None and not is_gguf_path(model):
+                gguf_file = _trained_setting(adapter, "gguf_file")
+    if model is not None and (gguf_file is not None or is_gguf_path(model)):
+        model = model_ref(model, gguf_file).spec
+        gguf_file = None if is_gguf_path(model) else gguf_file
     template = config.template
     if template is None:
         template = _trained_template(adapter, model) or "alpaca"
-    return config.model_copy(update={"model": model, "adapter": adapter, "template": template})
+    update = {"model": model, "gguf_file": gguf_file, "adapter": adapter, "template": template}
+    return config.model_copy(update=update)
 
 
 def has_tokenizer(folder: Path) -> bool:
     """Whether ``folder`` holds a saved tokenizer (``safetymix train`` saves one with the adapter)."""
     return (folder / "tokenizer_config.json").is_file()
+
+
+def _trained_setting(folder: str, key: str) -> Any:
+    path = Path(folder) / TRAIN_CONFIG
+    if path.is_file():
+        return json.loads(path.read_text(encoding="utf-8")).get(key)
+    return None
 
 
 def _trained_template(*folders: str | None) -> str | None:

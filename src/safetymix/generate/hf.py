@@ -113,26 +113,23 @@ def load_model(config: GenerateConfig) -> tuple[Any, Any]:
 
     ``config`` should be resolved (:func:`~safetymix.generate.config.resolve_config`). The
     tokenizer comes from the adapter folder when it holds one (``safetymix train`` saves it
-    there), else from the model.
+    there), else from the model (for a GGUF model: from the file's metadata).
     """
-    try:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-    except ImportError as exc:
-        raise MissingDependencyError(
-            f"engine 'hf' needs transformers ({exc}); pip install 'safetymix[train]'"
-        ) from exc
+    import torch
+
+    from safetymix.models import load_pretrained, load_tokenizer, model_ref
+
     device = resolve_device(config.device)
     dtype = config.dtype
     if dtype == "auto":
         dtype = "bfloat16" if device == "cuda" and torch.cuda.is_bf16_supported() else "float32"
-    tokenizer_source = config.model
+    ref = model_ref(config.model, config.gguf_file)
+    trust = config.trust_remote_code
     if config.adapter is not None and has_tokenizer(Path(config.adapter)):
-        tokenizer_source = config.adapter
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_source, trust_remote_code=config.trust_remote_code)
-    model = AutoModelForCausalLM.from_pretrained(
-        config.model, dtype=getattr(torch, dtype), trust_remote_code=config.trust_remote_code
-    )
+        tokenizer = load_tokenizer(model_ref(config.adapter), trust_remote_code=trust, who="generate")
+    else:
+        tokenizer = load_tokenizer(ref, trust_remote_code=trust, who="generate")
+    model = load_pretrained(ref, dtype=dtype, trust_remote_code=trust, who="generate")
     if config.adapter is not None:
         try:
             from peft import PeftModel

@@ -18,7 +18,6 @@ from typing import Any, ClassVar
 
 from safetymix.errors import ConfigError
 from safetymix.judge.base import Judge, Verdict, check_positive, warn_unparsed
-from safetymix.judge.loading import import_torch_transformers
 from safetymix.label.guard import WILDGUARD_TEMPLATE, GuardLabeller, parse_guard_output
 
 FORMATS: tuple[str, ...] = ("wildguard", "llama-guard")
@@ -113,11 +112,9 @@ class GuardJudge(Judge):
             template = self.template or WILDGUARD_TEMPLATE
             return [template.format(prompt=p, response=r) for p, r in zip(prompts, responses, strict=True)]
         if self._tokenizer is None:
-            _, transformers = import_torch_transformers("guard judge")
-            try:
-                self._tokenizer = transformers.AutoTokenizer.from_pretrained(self.model)
-            except (OSError, ValueError) as exc:
-                raise ConfigError(f"guard judge: cannot load the tokenizer of {self.model!r}: {exc}") from exc
+            from safetymix.models import load_tokenizer, model_ref
+
+            self._tokenizer = load_tokenizer(model_ref(self.model), who="guard judge")
         if not getattr(self._tokenizer, "chat_template", None):
             raise ConfigError(
                 f"{self.model!r} has no chat template, which holds Llama Guard's prompt; "

@@ -27,20 +27,13 @@ def resolve_device(torch: Any, device: str | None) -> str:
     return device or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def resolve_dtype(torch: Any, dtype: str | None) -> dict[str, Any]:
-    """``from_pretrained`` keyword for a dtype name (``{}`` keeps the checkpoint's own)."""
-    if dtype is None:
-        return {}
-    value = getattr(torch, dtype, None)
-    if not isinstance(value, torch.dtype):
-        raise ConfigError(f"unknown torch dtype {dtype!r}; e.g. float32, bfloat16, float16")
-    return {"dtype": value}
-
-
 def load_model(
     auto_class: str, model: str, device: str | None, dtype: str | None, who: str
 ) -> tuple[Any, Any, str]:
     """Load ``(tokenizer, model, device)`` with ``transformers.<auto_class>``, in eval mode.
+
+    ``model`` is a Hugging Face name or folder, or a ``.gguf`` file
+    (:func:`safetymix.models.load_pretrained`).
 
     Raises
     ------
@@ -49,14 +42,13 @@ def load_model(
     """
     if not model:
         raise ConfigError(f"{who} needs model= (a Hugging Face name or local path); there is no default")
-    torch, transformers = import_torch_transformers(who)
+    from safetymix.models import load_pretrained, load_tokenizer, model_ref
+
+    torch, _ = import_torch_transformers(who)
     device = resolve_device(torch, device)
-    kwargs = resolve_dtype(torch, dtype)
-    try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(model)
-        lm = getattr(transformers, auto_class).from_pretrained(model, **kwargs)
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{who}: cannot load {model!r} as {auto_class}: {exc}") from exc
+    ref = model_ref(model)
+    lm = load_pretrained(ref, auto_class=auto_class, dtype=dtype, who=who)
+    tokenizer = load_tokenizer(ref, who=who)
     logger.info("%s: loaded %s on %s", who, model, device)
     return tokenizer, lm.to(device).eval(), device
 

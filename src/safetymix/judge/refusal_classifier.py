@@ -26,7 +26,50 @@ from safetymix.schema import make_example
 JUDGE_HEADS_DIR = Path(__file__).resolve().parent.parent / "data" / "heads-no-xstest"
 
 
-class RefusalClassifierJudge(Judge):
+class HeadJudge(Judge):
+    """A judge that applies one head of the embedding labeller (:data:`flag`) alone.
+
+    ``score`` is the head's probability; the verdict field :data:`field` is
+    ``score >= threshold``. An empty response gets a verdict of ``None`` fields.
+    Subclasses set :data:`name`, :data:`flag`, :data:`field` and the default heads folder.
+    """
+
+    flag: ClassVar[str] = ""
+    field: ClassVar[str] = ""
+    default_heads_dir: ClassVar[Path | None] = None
+
+    def __init__(
+        self,
+        heads_dir: str | Path | None = None,
+        model: str = DEFAULT_MODEL,
+        batch_size: int = 64,
+        threshold: float | None = None,
+    ) -> None:
+        self.heads_dir = self.default_heads_dir if heads_dir is None else heads_dir
+        self.model = model
+        self.batch_size = batch_size
+        self.threshold = threshold
+
+    def _judge(self, prompts: list[str], responses: list[str], *, show_progress: bool) -> list[Verdict]:
+        check_positive(batch_size=self.batch_size)
+        threshold = self.threshold
+        if threshold is None:
+            threshold = load_heads(self.heads_dir)[self.flag].threshold
+        labeller = EmbeddingLabeller(self.heads_dir, model=self.model, batch_size=self.batch_size)
+        examples = [
+            make_example(p, r, id=str(i)) for i, (p, r) in enumerate(zip(prompts, responses, strict=True))
+        ]
+        proba = labeller.predict_proba(examples, show_progress=show_progress)[self.flag]
+        out = []
+        for r, p in zip(responses, proba, strict=True):
+            if not r.strip():
+                out.append(Verdict())
+            else:
+                out.append(Verdict(**{self.field: bool(p >= threshold), "score": float(p)}))
+        return out
+
+
+class RefusalClassifierJudge(HeadJudge):
     """Refusal probability from the embedding labeller's refusal head.
 
     ``score`` is the head's probability of refusal; ``refusal`` is ``score >= threshold``.
@@ -54,33 +97,6 @@ class RefusalClassifierJudge(Judge):
 
     name: ClassVar[str] = "refusal-classifier"
     gives: ClassVar[tuple[str, ...]] = ("refusal", "score")
-
-    def __init__(
-        self,
-        heads_dir: str | Path | None = None,
-        model: str = DEFAULT_MODEL,
-        batch_size: int = 64,
-        threshold: float | None = None,
-    ) -> None:
-        self.heads_dir = JUDGE_HEADS_DIR if heads_dir is None else heads_dir
-        self.model = model
-        self.batch_size = batch_size
-        self.threshold = threshold
-
-    def _judge(self, prompts: list[str], responses: list[str], *, show_progress: bool) -> list[Verdict]:
-        check_positive(batch_size=self.batch_size)
-        threshold = self.threshold
-        if threshold is None:
-            threshold = load_heads(self.heads_dir)["refusal"].threshold
-        labeller = EmbeddingLabeller(self.heads_dir, model=self.model, batch_size=self.batch_size)
-        examples = [
-            make_example(p, r, id=str(i)) for i, (p, r) in enumerate(zip(prompts, responses, strict=True))
-        ]
-        proba = labeller.predict_proba(examples, show_progress=show_progress)["refusal"]
-        out = []
-        for r, p in zip(responses, proba, strict=True):
-            if not r.strip():
-                out.append(Verdict())
-            else:
-                out.append(Verdict(refusal=bool(p >= threshold), score=float(p)))
-        return out
+    flag: ClassVar[str] = "refusal"
+    field: ClassVar[str] = "refusal"
+    default_heads_dir: ClassVar[Path | None] = JUDGE_HEADS_DIR

@@ -8,6 +8,7 @@ from typing import Any
 from safetymix.errors import ConfigError
 from safetymix.judge.base import Judge
 from safetymix.judge.guard import GuardJudge
+from safetymix.judge.harmful_response import HarmfulResponseJudge
 from safetymix.judge.openai_compat import OpenAIJudge
 from safetymix.judge.refusal_classifier import RefusalClassifierJudge
 from safetymix.judge.refusal_match import RefusalMatchJudge
@@ -16,6 +17,7 @@ from safetymix.judge.reward_model import RewardModelJudge
 JUDGES: dict[str, type[Judge]] = {
     "refusal-match": RefusalMatchJudge,
     "refusal-classifier": RefusalClassifierJudge,
+    "harmful-response": HarmfulResponseJudge,
     "reward-model": RewardModelJudge,
     "guard": GuardJudge,
     "openai": OpenAIJudge,

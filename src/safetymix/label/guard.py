@@ -163,18 +163,19 @@ class GuardLabeller(BehaviourLabeller):
         if self._loaded is None:
             try:
                 import torch
-                from transformers import AutoModelForCausalLM, AutoTokenizer
             except ImportError as exc:
                 raise MissingDependencyError(
                     "GuardLabeller needs transformers and torch: pip install 'safetymix[train]'"
                 ) from exc
+            from safetymix.models import load_pretrained, load_tokenizer, model_ref
+
             device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-            tokenizer = AutoTokenizer.from_pretrained(self.model)
+            ref = model_ref(self.model)  # a Hugging Face name or folder, or a .gguf file
+            tokenizer = load_tokenizer(ref, who="GuardLabeller")
             tokenizer.padding_side = "left"  # decoder-only models generate after the prompt's end
             if tokenizer.pad_token is None:
                 tokenizer.pad_token = tokenizer.eos_token
-            kwargs = {"dtype": getattr(torch, self.dtype)} if self.dtype else {}
-            lm = AutoModelForCausalLM.from_pretrained(self.model, **kwargs).to(device)
+            lm = load_pretrained(ref, dtype=self.dtype, who="GuardLabeller").to(device)
             lm.eval()
             self._loaded = (tokenizer, lm, device)
         return self._loaded

@@ -94,6 +94,13 @@ def cell_metrics(report: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
     over = _rate(summary.get("over-refusal", {}).get("metrics", {}).get("refusal_rate"))
     if over is not None:
         metrics["over_refusal"] = over
+    # Extra judges' rates (metric[label] in the report), under the cell's names.
+    for kind, name in (("harmful", "harmful_refusal"), ("over-refusal", "over_refusal")):
+        for key, m in summary.get(kind, {}).get("metrics", {}).items():
+            base, _, label = key.partition("[")
+            if label and base in ("refusal_rate", "harmful_rate") and _rate(m) is not None:
+                cell_name = name if base == "refusal_rate" else "harmfulness"
+                metrics[f"{cell_name}[{label}"] = _rate(m)
     helpful = summary.get("helpfulness", {}).get("metrics", {})
     for kind, higher in (("reward", True), ("loss", False)):
         m = helpful.get(kind)
@@ -139,6 +146,14 @@ def cell_metrics(report: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
             low, high = wilson_interval(k, n)
             per_category[metric][cat] = {"value": k / n, "low": low, "high": high, "n": n}
     return metrics, per_category
+
+
+def cell_agreement(report: dict[str, Any]) -> dict[str, Any] | None:
+    """Judge agreement of a cell's evaluation: ``{"pooled": {kind: block}, "suites": {suite: block}}``
+    (blocks of :func:`safetymix.eval.agreement.judge_agreement`); None with fewer than two judges."""
+    pooled = {k: v["agreement"] for k, v in report.get("summary", {}).items() if "agreement" in v}
+    suites = {k: v["agreement"] for k, v in report.get("suites", {}).items() if "agreement" in v}
+    return {"pooled": pooled, "suites": suites} if pooled or suites else None
 
 
 # -- validation -----------------------------------------------------------------------------------

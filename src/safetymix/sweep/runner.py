@@ -29,7 +29,15 @@ from safetymix.schema import Example
 from safetymix.sweep.cells import Cell
 from safetymix.sweep.config import SweepConfig
 from safetymix.sweep.plan import SweepInputs, plan_sweep
-from safetymix.sweep.results import SWEEP_FILE, WORK_DIR, cell_metrics, cell_path, items_path, read_cell
+from safetymix.sweep.results import (
+    SWEEP_FILE,
+    WORK_DIR,
+    cell_agreement,
+    cell_metrics,
+    cell_path,
+    items_path,
+    read_cell,
+)
 from safetymix.sweep.selection import build_pool, select_cell
 
 #: Warning categories left out of a cell's notes (library deprecation chatter).
@@ -48,6 +56,8 @@ def _record(cell: dict[str, Any], cell_id: str, **parts: Any) -> dict[str, Any]:
     rec: dict[str, Any] = {"cell_id": cell_id, "status": "ok", "error": None, "params": cell}
     for key in ("selection", "mix", "train", "metrics", "per_category"):
         rec[key] = parts.get(key)
+    if parts.get("agreement") is not None:
+        rec["agreement"] = parts["agreement"]
     rec["seconds"] = parts.get("seconds", {})
     rec["notes"] = parts.get("notes", [])
     if parts.get("error") is not None:
@@ -123,6 +133,7 @@ def execute_cell(task: dict[str, Any], benign: Sequence[Example]) -> dict[str, A
         seconds["eval"] = round(time.perf_counter() - t, 3)
         notes += report["notes"]
         parts["metrics"], parts["per_category"] = cell_metrics(report)
+        parts["agreement"] = cell_agreement(report)
         if task["write_items"]:
             with atomic_write(items_path(run_dir, cell_id)) as fh:
                 for row in report["items"]:

@@ -34,7 +34,11 @@ class TrainConfig(StageConfig):
     older run's (say, a LoRA adapter next to full weights).
     """
 
-    model: str = Field(description="Hugging Face causal LM name or local folder")
+    model: str = Field(
+        description="Hugging Face causal LM name or local folder, or a .gguf file (its own tokenizer and "
+        "chat template; weights de-quantized to float32)"
+    )
+    gguf_file: str | None = Field(None, description="GGUF file name inside the model folder or Hub repo")
     data: str | None = Field(
         None,
         description="training file: the mix from safetymix mix, Alpaca JSON, ShareGPT, JSONL, ... "
@@ -64,6 +68,11 @@ class TrainConfig(StageConfig):
     lora_target_modules: list[str] | Literal["all-linear"] = Field(
         default_factory=lambda: ["q_proj", "v_proj"],
         description="comma-separated module names that get adapters, or all-linear",
+    )
+    merge_lora: bool = Field(
+        False,
+        description="fold the trained adapter into the base weights and save a full model folder "
+        "instead of the adapter (e.g. to start a later fine-tuning from it)",
     )
     num_train_epochs: float = Field(
         3.0, gt=0, description="training epochs", json_schema_extra={"flags": ["--epochs"]}

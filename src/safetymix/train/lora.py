@@ -87,12 +87,19 @@ def train(
         start = time.perf_counter()
         output = trainer.train()
         seconds = time.perf_counter() - start
+        trainable, total = count_parameters(trainer.model)
         out.mkdir(parents=True, exist_ok=True)
-        trainer.save_model(str(out))
+        if config.merge_lora and config.method == "lora":
+            # The adapter folded into the base weights: a plain model folder (safetensors).
+            trainer.model = trainer.model.merge_and_unload()
+            trainer.model.save_pretrained(str(out))
+            trainer.processing_class.save_pretrained(str(out))
+        else:
+            trainer.save_model(str(out))
+            _record_gguf_base(out, resolved)
 
     history = list(trainer.state.log_history)
     losses = [entry["loss"] for entry in history if "loss" in entry]
-    trainable, total = count_parameters(trainer.model)
     result = TrainResult(
         output_dir=out,
         final_loss=losses[-1] if losses else None,
@@ -155,17 +162,17 @@ def build_trainer(
 
 
 def _build_trainer(config: TrainConfig, rows: list[Example], show_progress: bool) -> tuple[Any, TrainConfig]:
-    import torch
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
+    from safetymix.models import load_pretrained, load_tokenizer, model_ref
+
     resolved = resolve_config(config)
-    tokenizer = AutoTokenizer.from_pretrained(resolved.model, trust_remote_code=config.trust_remote_code)
+    ref = model_ref(resolved.model, resolved.gguf_file)
+    trust = config.trust_remote_code
+    tokenizer = load_tokenizer(ref, trust_remote_code=trust, who="safetymix train")
     check_template(config.template, tokenizer)
-    model = AutoModelForCausalLM.from_pretrained(
-        resolved.model, dtype=getattr(torch, config.dtype), trust_remote_code=config.trust_remote_code
-    )
+    model = load_pretrained(ref, dtype=config.dtype, trust_remote_code=trust, who="safetymix train")
     dataset = Dataset.from_list([to_prompt_completion(ex, config.template) for ex in rows])
 
     args = SFTConfig(
@@ -296,14 +303,34 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
         precision = "bf16" if device == "cuda" and torch.cuda.is_bf16_supported() else "no"
     if device == "cpu" and precision != "no":
         raise ConfigError(f"mixed_precision {precision!r} needs a GPU; use 'no' on CPU")
-    model = config.model
-    if Path(model).is_dir():
-        model = str(Path(model).resolve())
+    from safetymix.models import is_gguf_path, model_ref
+
+    ref = model_ref(config.model, config.gguf_file)
+    model = ref.spec  # a local GGUF file becomes its absolute .gguf path
+    gguf_file = None if is_gguf_path(model) else ref.gguf_file
     loss_kernel = config.loss_kernel
     if loss_kernel == "auto":
         loss_kernel = "plain" if device == "cpu" else "trl"
-    update = {"device": device, "mixed_precision": precision, "model": model, "loss_kernel": loss_kernel}
+    update = {
+        "device": device,
+        "mixed_precision": precision,
+        "model": model,
+        "gguf_file": gguf_file,
+        "loss_kernel": loss_kernel,
+    }
     return config.model_copy(update=update)
+
+
+def _record_gguf_base(out: Path, resolved: TrainConfig) -> None:
+    """Name the GGUF base in ``adapter_config.json`` (PEFT writes the folder only)."""
+    adapter_config = out / "adapter_config.json"
+    if not adapter_config.is_file() or not (resolved.gguf_file or resolved.model.lower().endswith(".gguf")):
+        return
+    data = json.loads(adapter_config.read_text(encoding="utf-8"))
+    # A local file: its .gguf path; a file in a Hub repository: the repository (the file
+    # name is in train_config.json, which generation reads too).
+    data["base_model_name_or_path"] = resolved.model
+    _write_json(adapter_config, data)
 
 
 def count_parameters(model: Any) -> tuple[int, int]:
