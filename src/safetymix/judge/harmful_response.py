@@ -1,7 +1,7 @@
 """``harmful-response``: the offline embedding labeller's harmful-response head as a harm judge.
 
-The head (``harmful_response.npz`` of the labeller's heads) reads the request, the first
-sentences of the response and the rule cues, and gives the probability that the response
+The head (``harmful_response.npz`` of the labeller's heads) reads the request, the whole
+response (its opening and every window of it) and the rule cues, and gives the probability that the response
 is harmful. No network: the embedding model is bundled with the package. Use it as
 ``safetymix eval --harm-judge harmful-response`` next to a refusal judge; the report then
 gives their agreement (Cohen's kappa, :mod:`safetymix.eval.agreement`).
