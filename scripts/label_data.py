@@ -278,7 +278,7 @@ def source_files(datasets: Path, xstest_models: Sequence[str] = ()) -> dict[str,
     return {k: {"path": v, "sha256": file_sha256(datasets / v)} for k, v in files.items()}
 
 
-def _label_counts(rows: Sequence[dict[str, Any]], flags: Sequence[str]) -> dict[str, dict[str, int]]:
+def label_counts(rows: Sequence[dict[str, Any]], flags: Sequence[str]) -> dict[str, dict[str, int]]:
     counts: dict[str, dict[str, int]] = {}
     for r in rows:
         for flag in flags:

@@ -127,18 +127,18 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from label_data import (  # noqa: E402
     DEFAULT_DATASETS,
-    FILES,
     REPO,
-    XSTEST_FILES,
     XSTEST_MODELS,
     build_training_rows,
+    label_counts,
     paper_category_rows,
     response_harm_rows,
+    source_files,
     xstest_rows,
 )
 
 from safetymix.embed.encoder import DEFAULT_MODEL  # noqa: E402
-from safetymix.label.behaviour import HEADS_DIR, file_sha256, train_behaviour_heads  # noqa: E402
+from safetymix.label.behaviour import HEADS_DIR, train_behaviour_heads  # noqa: E402
 
 BENCHMARK_HEADS = REPO / "benchmarks" / "labelling" / "heads"
 SHARED_FLAGS = ("harmful_request", "harmful_response")  # heads shared by every variant
@@ -146,23 +146,6 @@ SHARED_FLAGS = ("harmful_request", "harmful_response")  # heads shared by every 
 CATEGORY_VIEWS = ("prompt", "response_mean")
 CATEGORY_THRESHOLD = 0.3
 CATEGORY_C = 1.0
-
-
-def source_files(datasets: Path, xstest_models: Sequence[str] = ()) -> dict[str, dict[str, str]]:
-    """Every file read, with its path relative to ``datasets`` and its sha256."""
-    files = dict(FILES) | {f"xstest_{m}": XSTEST_FILES[m] for m in xstest_models}
-    return {k: {"path": v, "sha256": file_sha256(datasets / v)} for k, v in files.items()}
-
-
-def _label_counts(rows: Sequence[dict[str, Any]], flags: Sequence[str]) -> dict[str, dict[str, int]]:
-    counts: dict[str, dict[str, int]] = {}
-    for r in rows:
-        for flag in flags:
-            if r[flag] is not None:
-                c = counts.setdefault(r["source"], {})
-                key = f"{flag}={int(r[flag])}"
-                c[key] = c.get(key, 0) + 1
-    return counts
 
 
 def _description() -> str:
@@ -208,7 +191,7 @@ def train_refusal_head(
             "trained_by": "scripts/train_label_heads.py",
             **xstest_meta,
             "source_files": source_files(datasets, xstest_models),
-            "label_counts_by_source": _label_counts(train_rows, ("refusal",)),
+            "label_counts_by_source": label_counts(train_rows, ("refusal",)),
         },
         show_progress=show_progress,
     )
@@ -312,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
                 "trained_by": "scripts/train_label_heads.py",
                 "xstest_used": xstest,
                 "source_files": source_files(args.datasets, XSTEST_MODELS if xstest else ()),
-                "label_counts_by_source": _label_counts(flag_rows, (flag,)),
+                "label_counts_by_source": label_counts(flag_rows, (flag,)),
             },
             **common,
         )
