@@ -320,6 +320,12 @@ def main(argv: list[str] | None = None) -> int:
             for flag in SHARED_FLAGS:
                 shutil.copyfile(args.out / f"{flag}.npz", out / f"{flag}.npz")
                 written.append(out / f"{flag}.npz")
+    if not args.skip_benchmark_heads:  # the refusal-classifier judge's heads (never saw XSTest refusals)
+        judge_dir = args.out.parent / "heads-no-xstest"
+        judge_dir.mkdir(exist_ok=True)
+        for flag in ("refusal", *SHARED_FLAGS):
+            shutil.copyfile(args.benchmark_heads / "no-xstest" / f"{flag}.npz", judge_dir / f"{flag}.npz")
+            written.append(judge_dir / f"{flag}.npz")
     written.append(train_category_head(args.datasets, args.out, model=args.model, seed=args.seed))
     print(f"wrote {len(written)} head files in {time.time() - start:.0f}s:")
     for path in written:

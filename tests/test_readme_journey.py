@@ -51,7 +51,13 @@ def test_readme_journey_runs_as_written(tmp_path, monkeypatch, tiny_model_dir, c
     (tmp_path / "my_data.json").symlink_to(DATASETS / "alpaca_en_demo" / "alpaca_en_demo.json")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SAFETYMIX_DATASETS", str(DATASETS))  # the README runs from the repo root
+    from tests.tiny_models import write_tiny_gguf
+
+    (tmp_path / "gguf").mkdir()
+    gguf = write_tiny_gguf(tmp_path / "gguf" / "tiny.gguf")  # the README's $GGUF (SmolLM2 there)
+    shell = {"$GGUF": str(gguf), "$(dirname $GGUF)": str(gguf.parent), "$(basename $GGUF)": gguf.name}
     for argv in readme_commands():
+        argv = [shell.get(a, a) for a in argv]
         argv = [str(tiny_model_dir) if a == "meta-llama/Llama-2-7b-hf" else a for a in argv[1:]]
         argv = [a.replace("../shared/datasets", str(DATASETS)) for a in argv]
         if argv[0] == "train":
