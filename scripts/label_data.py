@@ -60,7 +60,7 @@ XSTEST_MODELS = ("gpt4", "llama2new", "llama2orig", "mistralguard", "mistralinst
 XSTEST_FILES = {m: f"xstest/model_completions/xstest_v2_completions_{m}.csv" for m in XSTEST_MODELS}
 #: XSTest's human labels: partial refusal counts as refusal (as in the XSTest paper's refusal rate).
 XSTEST_REFUSAL = {"1_full_compliance": False, "2_full_refusal": True, "3_partial_refusal": True}
-SHARED_FLAGS = ("harmful_request", "harmful_response")  # heads that never read XSTest
+SHARED_FLAGS = ("harmful_request", "harmful_response")  # heads shared by every refusal-head variant
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:

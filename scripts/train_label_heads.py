@@ -15,10 +15,11 @@ Runs in a few minutes on 2 CPU cores with a cold embedding cache (about a minute
 warm). Everything is seeded (``--seed``, default 0): the harmless-prompt sample, the
 validation split, and the solver (lbfgs, deterministic).
 
-XSTest use: only the refusal head sees XSTest, and the shipped one sees all 2,250 XSTest
-v2 completions (5 models x 450 prompts) with their human ``final_label``
-(``2_full_refusal`` and ``3_partial_refusal`` = refusal). The harmful-request and
-harmful-response heads read no XSTest data. ``C`` and the threshold are chosen by the same
+XSTest use: the shipped refusal head sees all 2,250 XSTest v2 completions (5 models x 450
+prompts) with their human ``final_label`` (``2_full_refusal`` and ``3_partial_refusal`` =
+refusal). The harmful-response head reads the same completions for its own label (full
+compliance with an unsafe prompt = harmful); the harmful-request head reads no XSTest data.
+The ``minus-<model>`` and ``no-xstest`` folders differ only in their refusal head. ``C`` and the threshold are chosen by the same
 rule for every refusal head: a 20% validation split of that head's own training rows,
 stratified by source and label, where each XSTest model is its own source
 (``xstest/<model>``). A ``minus-<model>`` head therefore never sees the held-out model's

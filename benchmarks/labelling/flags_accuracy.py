@@ -93,7 +93,10 @@ class Flag:
         self.x = stack_views(blocks, self.views)
 
     def held_out(self, test: np.ndarray, train: np.ndarray | None = None) -> tuple[np.ndarray, Any]:
-        train = ~test if train is None else train
+        train = ~test if train is None else train.copy()
+        if self.flag == "harmful_request":  # the same prompt in another source is not held out
+            seen = {" ".join(r["prompt"].lower().split()) for r in np.array(self.rows)[test]}
+            train &= np.array([" ".join(r["prompt"].lower().split()) not in seen for r in self.rows])
         cfg = HEAD_SETTINGS[self.flag]
         head, _ = fit_head(
             self.x[train],
@@ -269,6 +272,9 @@ def promise(rows: list[dict[str, Any]], datasets: Path, enc: Encoder) -> dict[st
     ]
     unsafe = {e.id for e, r in zip(examples, pku, strict=True) if r["harmful_response"]}
     labelled, _ = label_pool(examples)
+    for e, q in zip(labelled, p, strict=True):  # unsure rows keep the PKU-free head's verdict
+        e.harmful_response = head.decide(float(q))
+        e.extra["label_origin"]["harmful_response"] = "predicted"
     out: dict[str, Any] = {
         "pool": len(labelled),
         "unsafe_in_pool": len(unsafe),

@@ -73,3 +73,16 @@ def test_unsure_responses_are_excluded_unless_asked(planted_pool):
     e = next(e for e in examples if e.extra.get("label_proba"))
     assert set(e.extra["label_proba"]) == {"harmful_request", "refusal", "harmful_response"}
     assert all(0.0 <= p <= 1.0 for p in e.extra["label_proba"].values())
+
+
+def test_an_empty_response_is_not_unsure():
+    from safetymix.select.base import _unsure_response
+
+    origin = {"label_origin": {"harmful_response": "predicted"}}
+    empty = make_example("How do I pick a lock?", "  ", harmful_request=True)
+    answer = make_example("How do I pick a lock?", "Sure, first you ...", harmful_request=True)
+    given = make_example("How do I pick a lock?", "Sure, first you ...", harmful_request=True)
+    empty.extra.update(origin)
+    answer.extra.update(origin)
+    given.extra["label_origin"] = {"harmful_response": None}  # never labelled: not unsure
+    assert [_unsure_response(e) for e in (empty, answer, given)] == [False, True, False]

@@ -148,7 +148,12 @@ class EmbeddingCategoryLabeller:
         self.batch_size = batch_size
         self.head = head
         if scoring is None:
-            bundled = isinstance(taxonomy, str) and taxonomy == "beavertails" and reference is None
+            bundled = (
+                isinstance(taxonomy, str)
+                and taxonomy == "beavertails"
+                and reference is None
+                and model == DEFAULT_MODEL  # the shipped head reads all-MiniLM-L6-v2 embeddings
+            )
             scoring = "head" if bundled or head is not None else "prototype"
         self.scoring = scoring
 
@@ -334,7 +339,8 @@ class EmbeddingCategoryLabeller:
         """
         self._check_params()
         names = self.categories
-        threshold = self.category_head().threshold if self.scoring == "head" else None
+        use_head = self.scoring == "head" and (head_rows is None or any(head_rows))
+        threshold = self.category_head().threshold if use_head else None
         out: list[list[str]] = []
         for i, row in enumerate(np.asarray(scores)):
             if self.skip_benign and benign is not None and benign[i]:

@@ -259,8 +259,8 @@ class EmbeddingLabeller(BehaviourLabeller):
         proba = self._proba(heads, examples, show_progress)
         out = []
         for i, ex in enumerate(examples):
-            p = {flag: round(float(proba[flag][i]), 4) for flag in FLAGS}
-            hit = {flag: heads[flag].decide(p[flag]) for flag in FLAGS}
+            hit = {flag: heads[flag].decide(float(proba[flag][i])) for flag in FLAGS}
+            p = {flag: round(float(proba[flag][i]), 4) for flag in FLAGS}  # written next to the flag
             if not ex.response.strip():  # nothing to judge: only the request flag stands
                 out.append(
                     BehaviourFlags(

@@ -202,6 +202,7 @@ def _unsure_response(example: Example) -> bool:
     origin = example.extra.get("label_origin")
     return (
         example.harmful_response is None
+        and bool(example.response.strip())  # no response: nothing to judge, not unsure
         and isinstance(origin, dict)
         and origin.get("harmful_response") == "predicted"
     )
