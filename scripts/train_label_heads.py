@@ -19,8 +19,8 @@ XSTest use: the shipped refusal head sees all 2,250 XSTest v2 completions (5 mod
 prompts) with their human ``final_label`` (``2_full_refusal`` and ``3_partial_refusal`` =
 refusal). The harmful-response head reads the same completions for its own label (full
 compliance with an unsafe prompt = harmful); the harmful-request head reads no XSTest data.
-The ``minus-<model>`` and ``no-xstest`` folders differ only in their refusal head. ``C`` and the threshold are chosen by the same
-rule for every refusal head: a 20% validation split of that head's own training rows,
+The ``minus-<model>`` and ``no-xstest`` folders differ only in their refusal head. ``C``
+and the threshold are chosen by the same rule for every refusal head: a 20% validation split of that head's own training rows,
 stratified by source and label, where each XSTest model is its own source
 (``xstest/<model>``). A ``minus-<model>`` head therefore never sees the held-out model's
 completions, neither in fitting nor in choosing ``C`` and the threshold, so labelling
