@@ -20,7 +20,8 @@ prompts) with their human ``final_label`` (``2_full_refusal`` and ``3_partial_re
 refusal). The harmful-response head reads the same completions for its own label (full
 compliance with an unsafe prompt = harmful); the harmful-request head reads no XSTest data.
 The ``minus-<model>`` and ``no-xstest`` folders differ only in their refusal head. ``C``
-and the threshold are chosen by the same rule for every refusal head: a 20% validation split of that head's own training rows,
+and the threshold are chosen by the same rule for every refusal head: a 20% validation
+split of that head's own training rows,
 stratified by source and label, where each XSTest model is its own source
 (``xstest/<model>``). A ``minus-<model>`` head therefore never sees the held-out model's
 completions, neither in fitting nor in choosing ``C`` and the threshold, so labelling

@@ -178,11 +178,12 @@ def harmful_request(rows: list[dict[str, Any]], datasets: Path, enc: Encoder) ->
     f = Flag("harmful_request", req_rows + extra, enc)
     never = np.isin(f.source, ["xstest_prompts", "beavertails_eval", "harmful_train_full"])
     out: dict[str, Any] = {}
-    p, head = f.held_out(never, ~never)
+    test = np.isin(f.source, ["xstest_prompts", "beavertails_eval"])
+    p, head = f.held_out(test, ~never)
     for name in ("xstest_prompts", "beavertails_eval"):
-        m = f.source[never] == name
-        out[name] = prf(f.y[never][m], (p[m] >= head.threshold).astype(int))
-    safe = (f.source[never] == "xstest_prompts") & (f.y[never] == 0)
+        m = f.source[test] == name
+        out[name] = prf(f.y[test][m], (p[m] >= head.threshold).astype(int))
+    safe = (f.source[test] == "xstest_prompts") & (f.y[test] == 0)
     out["xstest_prompts"]["safe_prompts_flagged"] = int(np.sum(p[safe] >= head.threshold))
     for name in (
         "advbench",
