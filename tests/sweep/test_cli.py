@@ -106,6 +106,9 @@ def test_sigkill_then_resume_gives_the_numbers_of_an_uninterrupted_run(reference
 
 
 def test_ctrl_c_keeps_finished_cells_and_the_rerun_resumes(reference_run, tmp_path, capsys):
+    # Ctrl-C as in a fresh CLI process: an earlier test in this process may have replaced
+    # Python's SIGINT handler (the test passes alone and failed after the whole suite)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     config = write_yaml(
         tmp_path / "grid.yaml", dict(reference_run["config"], strategies=["random"], seeds=[0])
     )
@@ -126,6 +129,7 @@ def test_ctrl_c_keeps_finished_cells_and_the_rerun_resumes(reference_run, tmp_pa
     finally:
         stop.set()
         watcher.join()
+        signal.signal(signal.SIGINT, previous)
     assert rc == 130
     assert "interrupted: finished cells are kept" in capsys.readouterr().err
     assert len(cell_files(run_dir)) == 1

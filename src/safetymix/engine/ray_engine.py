@@ -30,7 +30,7 @@ import numpy as np
 from safetymix.embed.encoder import DEFAULT_MODEL, Encoder
 from safetymix.engine.base import Engine
 from safetymix.errors import ConfigError, MissingDependencyError
-from safetymix.label.pool import ORIGIN_KEY, PROBA_KEY, count_origins, given_origins, needs_labels
+from safetymix.label.pool import ORIGIN_KEY, PROBA_KEY, count_origins, needs_labels
 from safetymix.label.registry import LabellerSpec
 from safetymix.label.stream import ChunkLabeller
 from safetymix.schema import Example
@@ -277,12 +277,11 @@ class RayEngine(Engine):
                 report["behaviour_labeller"] = behaviour.label_name
             if need_c and category is not None:
                 report["category_labeller"] = category.label_name
-            if not need_b and not need_c:
-                out = [
-                    dataclasses.replace(ex, extra=ex.extra | {ORIGIN_KEY: given_origins(ex)})
-                    for ex in examples
-                ]
-                report["label_origin"] = count_origins([ex.extra[ORIGIN_KEY] for ex in out])
+            if not need_b and not need_c:  # nothing to send out: complete and record as local does
+                from safetymix.label.pool import label_pool
+
+                out, local = label_pool(examples, behaviour_labeller=None, category_labeller=None)
+                report["label_origin"] = local["label_origin"]
                 return out, report
             items = [{"idx": i, "record": json.dumps(_worker_record(ex))} for i, ex in enumerate(examples)]
             labels: list[dict[str, Any] | None] = [None] * len(examples)
