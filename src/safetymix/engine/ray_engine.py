@@ -42,10 +42,11 @@ _LABEL_FIELDS = ("behaviour", "refusal", "harmful_request", "harmful_response", 
 
 def _worker_record(ex: Example) -> dict[str, Any]:
     """What a label worker needs of one example: its canonical fields and the label origins
-    an earlier run recorded (the rest of ``extra`` stays on the driver)."""
+    and probabilities an earlier run recorded (the rest of ``extra`` stays on the driver)."""
     record = ex.to_dict(with_extra=False)
-    if ORIGIN_KEY in ex.extra:
-        record["extra"] = {ORIGIN_KEY: ex.extra[ORIGIN_KEY]}
+    kept = {k: ex.extra[k] for k in (PROBA_KEY, ORIGIN_KEY) if k in ex.extra}
+    if kept:
+        record["extra"] = kept
     return record
 
 

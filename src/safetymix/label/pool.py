@@ -173,8 +173,8 @@ def fill_flags(
         if overwrite or getattr(example, name) is None:
             setattr(example, name, getattr(flags, name))
             origin[name] = "predicted"
-            if name in proba:
-                example.extra.setdefault(PROBA_KEY, {})[name] = proba[name]
+            if name in proba:  # a new dict: extra was copied shallowly from the caller's record
+                example.extra[PROBA_KEY] = {**example.extra.get(PROBA_KEY, {}), name: proba[name]}
     if overwrite or example.behaviour is None:
         example.behaviour = behaviour_from_flags(example.harmful_request, example.refusal)
         origin["behaviour"] = "derived"
