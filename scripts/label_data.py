@@ -257,6 +257,11 @@ def xstest_rows(
     return rows
 
 
+def prompt_key(prompt: str) -> str:
+    """When two prompts count as the same: lowercased, whitespace collapsed."""
+    return " ".join(prompt.lower().split())
+
+
 def _dedupe_requests(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Keep each request-only row's prompt once (the first source wins), so that no prompt
     sits on both sides of the validation split."""
@@ -264,7 +269,7 @@ def _dedupe_requests(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for r in rows:
         if r["response"] == "" and r["harmful_request"] is not None:
-            key = " ".join(r["prompt"].lower().split())
+            key = prompt_key(r["prompt"])
             if key in seen:
                 continue
             seen.add(key)

@@ -130,6 +130,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from label_data import (  # noqa: E402
     DEFAULT_DATASETS,
     REPO,
+    SHARED_FLAGS,
     XSTEST_MODELS,
     build_training_rows,
     label_counts,
@@ -143,7 +144,6 @@ from safetymix.embed.encoder import DEFAULT_MODEL  # noqa: E402
 from safetymix.label.behaviour import HEADS_DIR, train_behaviour_heads  # noqa: E402
 
 BENCHMARK_HEADS = REPO / "benchmarks" / "labelling" / "heads"
-SHARED_FLAGS = ("harmful_request", "harmful_response")  # heads shared by every variant
 #: Views and decision threshold of the category head (threshold from 5-fold CV on the paper's labels).
 CATEGORY_VIEWS = ("prompt", "response_mean")
 CATEGORY_THRESHOLD = 0.3

@@ -44,6 +44,7 @@ from label_data import (  # noqa: E402
     XSTEST_MODELS,
     build_training_rows,
     paper_category_rows,
+    prompt_key,
     response_harm_rows,
     xstest_rows,
 )
@@ -95,8 +96,8 @@ class Flag:
     def held_out(self, test: np.ndarray, train: np.ndarray | None = None) -> tuple[np.ndarray, Any]:
         train = ~test if train is None else train.copy()
         if self.flag == "harmful_request":  # the same prompt in another source is not held out
-            seen = {" ".join(r["prompt"].lower().split()) for r in np.array(self.rows)[test]}
-            train &= np.array([" ".join(r["prompt"].lower().split()) not in seen for r in self.rows])
+            seen = {prompt_key(r["prompt"]) for r in np.array(self.rows)[test]}
+            train &= np.array([prompt_key(r["prompt"]) not in seen for r in self.rows])
         cfg = HEAD_SETTINGS[self.flag]
         head, _ = fit_head(
             self.x[train],

@@ -23,7 +23,7 @@ import types
 import typing
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 __all__ = ["StageConfig", "field_flags", "is_numeric"]
 
@@ -49,6 +49,24 @@ def field_flags(name: str, info: Any) -> list[str]:
     """The CLI names of a field: ``--kebab-case`` plus any ``json_schema_extra["flags"]``."""
     extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
     return [f"--{name.replace('_', '-')}", *extra.get("flags", [])]
+
+
+class NamedSpec(BaseModel):
+    """A registry name with its parameters and a label for reports (a judge, a strategy).
+
+    A plain string in YAML is the name alone; subclasses check the name and fill the label.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    label: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, data: Any) -> Any:
+        return {"name": data} if isinstance(data, str) else data
 
 
 class StageConfig(BaseModel):

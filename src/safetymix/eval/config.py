@@ -4,31 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from safetymix.contamination import DEFAULT_THRESHOLD
 from safetymix.eval.stats import DEFAULT_RESAMPLES
 from safetymix.eval.user_suites import UserSuite
 from safetymix.judge.registry import DEFAULT_JUDGE, JUDGES
-from safetymix.stage_config import StageConfig
+from safetymix.stage_config import NamedSpec, StageConfig
 
 
-class JudgeSpec(BaseModel):
+class JudgeSpec(NamedSpec):
     """One more judge of an evaluation: a registry name, its parameters, a label for reports.
 
     A plain string in YAML (``refusal-classifier``) is the name alone; ``label`` defaults to it.
     """
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    params: dict[str, Any] = Field(default_factory=dict)
-    label: str | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_name(cls, data: Any) -> Any:
-        return {"name": data} if isinstance(data, str) else data
 
     @model_validator(mode="after")
     def _check(self) -> JudgeSpec:

@@ -291,7 +291,11 @@ class EmbeddingCategoryLabeller:
         from safetymix.label.heads import load_head
 
         path = Path(self.head) if self.head is not None else CATEGORY_HEAD
-        head = load_head(path)
+        cached = getattr(self, "_head_cache", None)  # read once per labeller, not once per call
+        if cached is None or cached[0] != path:
+            cached = (path, load_head(path))
+            self._head_cache = cached
+        head = cached[1]
         names = tuple(head.metadata.get("categories", ()))
         if names != self.categories:
             raise ConfigError(

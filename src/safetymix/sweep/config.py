@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from safetymix.eval.config import EvalConfig
 from safetymix.select.prepare import PoolConfig
+from safetymix.stage_config import NamedSpec
 from safetymix.train.config import TrainConfig
 
 #: Strategy name of the baseline cells (no safety examples: the forgetting reference).
@@ -71,23 +72,12 @@ class PoolSection(PoolConfig):
     format: str | None = Field(None, description="read format; default: detected")
 
 
-class StrategySpec(BaseModel):
+class StrategySpec(NamedSpec):
     """One strategy of the grid: a registry name, its parameters and a label for reports.
 
     A plain string in YAML (``sss-b``) is the name alone. ``label`` defaults to the name,
     followed by the parameters when there are any (``sss-b[behaviours=T2]``).
     """
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    params: dict[str, Any] = Field(default_factory=dict)
-    label: str | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_name(cls, data: Any) -> Any:
-        return {"name": data} if isinstance(data, str) else data
 
     @model_validator(mode="after")
     def _check(self) -> StrategySpec:
