@@ -186,6 +186,10 @@ def harmful_request(rows: list[dict[str, Any]], datasets: Path, enc: Encoder) ->
         out[name] = prf(f.y[test][m], (p[m] >= head.threshold).astype(int))
     safe = (f.source[test] == "xstest_prompts") & (f.y[test] == 0)
     out["xstest_prompts"]["safe_prompts_flagged"] = int(np.sum(p[safe] >= head.threshold))
+    xs = f.source[test] == "xstest_prompts"  # how far any threshold could go (peeks at labels)
+    out["xstest_prompts"]["ceiling_accuracy"] = round(
+        max(float(np.mean((p[xs] >= t) == f.y[test][xs])) for t in np.unique(p[xs])), 3
+    )
     for name in (
         "advbench",
         "harmbench/standard",
