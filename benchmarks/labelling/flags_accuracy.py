@@ -150,6 +150,8 @@ def _score_response(f: Flag, test: np.ndarray, train: np.ndarray | None) -> dict
 
 
 def harmful_request(rows: list[dict[str, Any]], datasets: Path, enc: Encoder) -> dict[str, Any]:
+    from sklearn.metrics import roc_auc_score
+
     extra = []
     with open(datasets / "xstest/xstest_prompts.csv", encoding="utf-8", newline="") as fh:
         for r in csv.DictReader(fh):
@@ -187,6 +189,7 @@ def harmful_request(rows: list[dict[str, Any]], datasets: Path, enc: Encoder) ->
     safe = (f.source[test] == "xstest_prompts") & (f.y[test] == 0)
     out["xstest_prompts"]["safe_prompts_flagged"] = int(np.sum(p[safe] >= head.threshold))
     xs = f.source[test] == "xstest_prompts"  # how far any threshold could go (peeks at labels)
+    out["xstest_prompts"]["auc"] = round(float(roc_auc_score(f.y[test][xs], p[xs])), 3)
     out["xstest_prompts"]["ceiling_accuracy"] = round(
         max(float(np.mean((p[xs] >= t) == f.y[test][xs])) for t in np.unique(p[xs])), 3
     )
