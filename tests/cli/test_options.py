@@ -25,6 +25,23 @@ def test_every_train_field_is_a_flag(capsys):
     assert "[required]" in out and "[default: 0.05]" in out
 
 
+def test_every_generate_field_is_a_flag_and_yaml_key(tmp_path, capsys):
+    from safetymix.generate import GenerateConfig
+
+    assert main(["generate", "--help"]) == 0
+    out = capsys.readouterr().out
+    for name in GenerateConfig.model_fields:
+        if name != "prompts":  # the positional argument
+            assert f"--{name.replace('_', '-')}" in out, name
+    assert "--out" in out and "-o" in out and "[default: 4]" in out
+    path = tmp_path / "gen.yaml"
+    path.write_text(f"prompts: {tmp_path / 'none.jsonl'}\nmodel: m\n")
+    assert main(["generate", "--config", str(path)]) == 1  # output: neither flag nor key
+    assert "--out is required" in capsys.readouterr().err
+    assert main(["generate", "--config", str(path), "-o", str(tmp_path / "r.jsonl")]) == 1
+    assert "none.jsonl" in capsys.readouterr().err  # got past the options to the prompt file
+
+
 @pytest.mark.parametrize(
     ("yaml_text", "match"),
     [
