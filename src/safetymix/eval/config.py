@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from safetymix.contamination import DEFAULT_THRESHOLD
 from safetymix.eval.stats import DEFAULT_RESAMPLES
 from safetymix.eval.user_suites import UserSuite
-from safetymix.judge.registry import DEFAULT_JUDGE, JUDGES
+from safetymix.judge.registry import DEFAULT_JUDGE, JudgeName, known_judge
 from safetymix.stage_config import NamedSpec, StageConfig
 
 
@@ -21,8 +21,7 @@ class JudgeSpec(NamedSpec):
 
     @model_validator(mode="after")
     def _check(self) -> JudgeSpec:
-        if self.name not in JUDGES:
-            raise ValueError(f"unknown judge {self.name!r}; valid: {', '.join(JUDGES)}")
+        known_judge(self.name)
         if self.label is None:
             self.label = self.name
         return self
@@ -64,13 +63,13 @@ class EvalConfig(StageConfig):
         "the paper's), max_new_tokens, batch_size, engine, seed, trust_remote_code",
         json_schema_extra={"flags": ["--gen-param"]},
     )
-    judge: str = Field(DEFAULT_JUDGE, description="refusal judge of harmful and over-refusal suites")
+    judge: JudgeName = Field(DEFAULT_JUDGE, description="refusal judge of harmful and over-refusal suites")
     judge_params: dict[str, Any] = Field(
         default_factory=dict,
         description="parameter key=value of the refusal judge (repeatable)",
         json_schema_extra={"flags": ["--judge-param"]},
     )
-    harm_judge: str | None = Field(None, description="optional harm judge of harmful suites")
+    harm_judge: JudgeName | None = Field(None, description="optional harm judge of harmful suites")
     harm_judge_params: dict[str, Any] = Field(
         default_factory=dict,
         description="parameter key=value of the harm judge (repeatable)",
@@ -82,7 +81,9 @@ class EvalConfig(StageConfig):
         "the report as metric[label], and every pair of judges gets its agreement (Cohen's kappa)",
         json_schema_extra={"flags": ["--extra-judge"]},
     )
-    helpfulness_judge: str | None = Field(None, description="reward judge of helpfulness suites (else: loss)")
+    helpfulness_judge: JudgeName | None = Field(
+        None, description="reward judge of helpfulness suites (else: loss)"
+    )
     helpfulness_judge_params: dict[str, Any] = Field(
         default_factory=dict,
         description="parameter key=value of the helpfulness judge (repeatable)",
@@ -107,13 +108,6 @@ class EvalConfig(StageConfig):
     seed: int = Field(0, ge=0, description="seed of the bootstrap and of max_prompts subsets")
     n_resamples: int = Field(DEFAULT_RESAMPLES, ge=1, description="bootstrap resamples")
     confidence: float = Field(0.95, gt=0, lt=1, description="interval coverage")
-
-    @field_validator("judge", "harm_judge", "helpfulness_judge")
-    @classmethod
-    def _known_judge(cls, value: str | None) -> str | None:
-        if value is not None and value not in JUDGES:
-            raise ValueError(f"unknown judge {value!r}; valid: {', '.join(JUDGES)}")
-        return value
 
     @field_validator("suites")
     @classmethod

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from safetymix.errors import ConfigError
-from safetymix.judge.base import Judge, Verdict, check_positive, warn_unparsed
+from safetymix.judge.base import Judge, Verdict, check_positive, parse_answers
 from safetymix.judge.guard import parse_llama_guard, parse_wildguard
 from safetymix.label.guard import WILDGUARD_INSTRUCTION
 
@@ -167,11 +167,5 @@ class OpenAIJudge(Judge):
             if self.format == "llama-guard" and self.instruction is None
             else parse_wildguard
         )
-        verdicts, failed = [], 0
-        for text in texts:
-            verdict, ok = parse(text)
-            failed += not ok
-            verdicts.append(verdict)
         expected = "Llama Guard" if parse is parse_llama_guard else "WildGuard's three-line"
-        warn_unparsed(failed, len(texts), f"openai judge ({self.model})", expected)
-        return verdicts
+        return parse_answers(parse, texts, f"openai judge ({self.model})", expected)
