@@ -256,18 +256,14 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
     """Resolve the "auto" device, mixed precision and loss kernel; make a local model path absolute."""
     import torch
 
-    device = config.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    elif device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device 'cuda' was asked for but no CUDA device is visible; use 'cpu' or 'auto'")
+    from safetymix.models import is_gguf_path, model_ref, resolve_device
+
+    device = resolve_device(config.device)
     precision = config.mixed_precision
     if precision == "auto":
         precision = "bf16" if device == "cuda" and torch.cuda.is_bf16_supported() else "no"
     if device == "cpu" and precision != "no":
         raise ConfigError(f"mixed_precision {precision!r} needs a GPU; use 'no' on CPU")
-    from safetymix.models import is_gguf_path, model_ref
-
     ref = model_ref(config.model, config.gguf_file)
     model = ref.spec  # a local GGUF file becomes its absolute .gguf path
     gguf_file = None if is_gguf_path(model) else ref.gguf_file
