@@ -139,25 +139,12 @@ class OpenAIJudge(Judge):
 
     def _judge(self, prompts: list[str], responses: list[str], *, show_progress: bool) -> list[Verdict]:
         self._check()
-        from safetymix.label.chat_http import message_content, post_chat_completions
+        from safetymix.label.chat_http import ask_chat, message_content
 
-        bodies = [
-            {
-                "model": self.model,
-                "messages": self.messages(p, r),
-                "temperature": 0.0,
-                "max_tokens": self.max_tokens,
-            }
-            for p, r in zip(prompts, responses, strict=True)
-        ]
-        answers = post_chat_completions(
-            self.base_url,
-            bodies,
+        answers = ask_chat(
+            self,
+            [self.messages(p, r) for p, r in zip(prompts, responses, strict=True)],
             headers=self._headers(),
-            timeout=self.timeout,
-            concurrency=self.concurrency,
-            max_retries=self.max_retries,
-            backoff=self.backoff,
             progress=f"openai judge ({self.model})" if show_progress else None,
         )
         # A 200 answer without a message is read as "" and counted as unreadable.
