@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -41,14 +41,7 @@ class Estimate:
     method: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "mean": self.mean,
-            "low": self.low,
-            "high": self.high,
-            "n": self.n,
-            "sd": self.sd,
-            "method": self.method,
-        }
+        return asdict(self)
 
 
 def t_quantile(confidence: float, df: int) -> float:
