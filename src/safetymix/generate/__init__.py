@@ -183,11 +183,11 @@ def _record(ex: Example, response: str, settings: dict[str, Any]) -> dict[str, A
 
 
 def _write(path: Path, records: list[dict[str, Any]], config: GenerateConfig) -> None:
-    from safetymix.io import atomic_write
+    from safetymix.io import write_json
+    from safetymix.judge.responses import write_jsonl
 
-    with atomic_write(path) as fh:
-        for rec in records:
-            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-    with atomic_write(path.with_name(path.name + ".config.json")) as fh:
-        json.dump({**config.model_dump(mode="json"), "n_prompts": len(records)}, fh, indent=2)
-        fh.write("\n")
+    write_jsonl(path, records)
+    write_json(
+        path.with_name(path.name + ".config.json"),
+        {**config.model_dump(mode="json"), "n_prompts": len(records)},
+    )

@@ -140,12 +140,8 @@ def _trained_setting(folder: str, key: str) -> Any:
 
 def _trained_template(*folders: str | None) -> str | None:
     for folder in folders:
-        if folder is None:
-            continue
-        path = Path(folder) / TRAIN_CONFIG
-        if path.is_file():
-            template = json.loads(path.read_text(encoding="utf-8")).get("template")
-            if template is not None:
-                logger.info("template %r from %s", template, path)
-                return template
+        template = None if folder is None else _trained_setting(folder, "template")
+        if template is not None:
+            logger.info("template %r from %s", template, Path(folder) / TRAIN_CONFIG)
+            return template
     return None
