@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from safetymix.cli.options import EXIT_CONTAMINATED, config_command, console, stdout_console
-from safetymix.errors import ContaminationError
+from safetymix.errors import ContaminationError, SafetymixError
 from safetymix.eval.config import EvalConfig
 
 
@@ -36,8 +36,7 @@ def eval_command(
         console.print(f"wrote {len(records)} prompts of {n_suites} suite(s) -> {write_prompts}")
         return
     if out is None:
-        console.print("[red]error:[/red] --out is required (or --write-prompts)")
-        raise typer.Exit(1)
+        raise SafetymixError("--out is required (or --write-prompts)")
     try:
         report = evaluate(cfg, show_progress=True)
     except ContaminationError as exc:

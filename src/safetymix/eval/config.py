@@ -27,6 +27,11 @@ class JudgeSpec(NamedSpec):
         return self
 
 
+def _params_field(role: str, flag: str) -> Any:
+    description = f"parameter key=value of the {role} judge (repeatable)"
+    return Field(default_factory=dict, description=description, json_schema_extra={"flags": [flag]})
+
+
 class EvalConfig(StageConfig):
     """Everything an evaluation depends on; written into its report.
 
@@ -64,17 +69,9 @@ class EvalConfig(StageConfig):
         json_schema_extra={"flags": ["--gen-param"]},
     )
     judge: JudgeName = Field(DEFAULT_JUDGE, description="refusal judge of harmful and over-refusal suites")
-    judge_params: dict[str, Any] = Field(
-        default_factory=dict,
-        description="parameter key=value of the refusal judge (repeatable)",
-        json_schema_extra={"flags": ["--judge-param"]},
-    )
+    judge_params: dict[str, Any] = _params_field("refusal", "--judge-param")
     harm_judge: JudgeName | None = Field(None, description="optional harm judge of harmful suites")
-    harm_judge_params: dict[str, Any] = Field(
-        default_factory=dict,
-        description="parameter key=value of the harm judge (repeatable)",
-        json_schema_extra={"flags": ["--harm-judge-param"]},
-    )
+    harm_judge_params: dict[str, Any] = _params_field("harm", "--harm-judge-param")
     extra_judges: list[JudgeSpec] = Field(
         default_factory=list,
         description="one more judge of the harmful and over-refusal suites (repeatable): its rates join "
@@ -84,11 +81,7 @@ class EvalConfig(StageConfig):
     helpfulness_judge: JudgeName | None = Field(
         None, description="reward judge of helpfulness suites (else: loss)"
     )
-    helpfulness_judge_params: dict[str, Any] = Field(
-        default_factory=dict,
-        description="parameter key=value of the helpfulness judge (repeatable)",
-        json_schema_extra={"flags": ["--helpfulness-judge-param"]},
-    )
+    helpfulness_judge_params: dict[str, Any] = _params_field("helpfulness", "--helpfulness-judge-param")
     loss_batch_size: int = Field(8, ge=1, description="sequences per forward pass of the loss route")
     loss_max_length: int = Field(1024, ge=1, description="tokens per sequence of the loss route")
     train: list[str] = Field(default_factory=list, description="training files to check for contamination")
