@@ -44,7 +44,7 @@ class Estimate:
         return asdict(self)
 
 
-def t_quantile(confidence: float, df: int) -> float:
+def t_quantile(confidence: float, df: float) -> float:
     """Two-sided Student-t quantile ``t(0.5 + confidence / 2, df)``."""
     if not 0.0 < confidence < 1.0:
         raise ConfigError(f"confidence must be in (0, 1), got {confidence}")
