@@ -18,6 +18,7 @@ from tests.tiny_models import (  # noqa: F401  (fixtures)
     one_torch_thread,
     tiny_examples,
     tiny_gguf,
+    tiny_train_config,
 )
 
 torch = pytest.importorskip("torch")
@@ -31,20 +32,7 @@ TEXT = "What colour is the apple number 1?"
 
 
 def train_config(model: str, out, **overrides):
-    from safetymix.train import TrainConfig
-
-    values = dict(
-        model=model,
-        output_dir=str(out),
-        max_steps=6,
-        learning_rate=1e-2,
-        per_device_train_batch_size=8,
-        logging_steps=2,
-        lora_target_modules="all-linear",
-        device="cpu",
-    )
-    values.update(overrides)
-    return TrainConfig(**values)
+    return tiny_train_config(model, out, **({"max_steps": 6, "logging_steps": 2} | overrides))
 
 
 @pytest.fixture(scope="module")

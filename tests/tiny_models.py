@@ -225,3 +225,23 @@ def write_tiny_gguf(path: str | Path, *, seed: int = 0) -> Path:
 def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A ``tiny.gguf`` file (the tiny Llama of :func:`build_tiny_model`, seed 0); read-only."""
     return write_tiny_gguf(tmp_path_factory.mktemp("tiny-gguf") / "tiny.gguf")
+
+
+def tiny_train_config(model: str | Path, out: str | Path, **overrides):
+    """LoRA on every linear layer, CPU, a high learning rate (the model starts from noise).
+
+    24 steps logged every 4; pass ``max_steps=`` / ``logging_steps=`` for fewer.
+    """
+    from safetymix.train import TrainConfig
+
+    values = dict(
+        model=str(model),
+        output_dir=str(out),
+        max_steps=24,
+        learning_rate=1e-2,
+        per_device_train_batch_size=8,
+        logging_steps=4,
+        lora_target_modules="all-linear",
+        device="cpu",
+    )
+    return TrainConfig(**(values | overrides))

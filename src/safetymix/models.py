@@ -115,7 +115,7 @@ def load_tokenizer(ref: ModelRef, *, trust_remote_code: bool = False, who: str =
     MissingDependencyError
         transformers (or, for GGUF, the ``gguf`` package) is not installed.
     """
-    transformers = _import_transformers(who)
+    _, transformers = import_torch_transformers(who)
     _check_gguf_support(ref)
     try:
         return transformers.AutoTokenizer.from_pretrained(
@@ -153,9 +153,8 @@ def load_pretrained(
     MissingDependencyError
         transformers (or, for GGUF, the ``gguf`` package) is not installed.
     """
-    transformers = _import_transformers(who)
+    torch, transformers = import_torch_transformers(who)
     _check_gguf_support(ref)
-    import torch
 
     kwargs: dict[str, Any] = dict(ref.from_pretrained_kwargs())
     if dtype is not None:
@@ -189,10 +188,22 @@ def _forget_gguf_quantization(model: Any) -> None:
         del model.config.quantization_config
 
 
-def _import_transformers(who: str) -> Any:
+def import_torch_transformers(who: str) -> tuple[Any, Any]:
+    """``(torch, transformers)``, or a MissingDependencyError naming ``who`` and the extra to install."""
     try:
-        import torch  # noqa: F401
+        import torch
         import transformers
     except ImportError as exc:
         raise MissingDependencyError(f"{who} needs torch and transformers ({exc}); {_INSTALL_HINT}") from exc
-    return transformers
+    return torch, transformers
+
+
+def resolve_device(name: str | None) -> str:
+    """``"auto"`` or None: ``"cuda"`` when a GPU is visible, else ``"cpu"``; ``"cuda"`` without one raises."""
+    import torch
+
+    if name in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' was asked for but no CUDA device is visible; use 'cpu' or 'auto'")
+    return name

@@ -11,18 +11,34 @@ from pydantic import Field
 from safetymix.cli.main import main
 from safetymix.cli.options import build_config
 from safetymix.errors import SafetymixError
+from safetymix.generate import GenerateConfig
 from safetymix.stage_config import StageConfig
 from safetymix.train import TrainConfig
 
 
-def test_every_train_field_is_a_flag(capsys):
-    assert main(["train", "--help"]) == 0
+@pytest.mark.parametrize(
+    ("command", "model", "argument", "shown"),
+    [
+        ("train", TrainConfig, "data", ["--epochs", "--batch-size", "-o", "[required]", "[default: 0.05]"]),
+        ("generate", GenerateConfig, "prompts", ["--out", "-o", "[default: 4]"]),
+    ],
+)
+def test_every_field_is_a_flag(capsys, command, model, argument, shown):
+    assert main([command, "--help"]) == 0
     out = capsys.readouterr().out
-    for name in TrainConfig.model_fields:
-        if name != "data":  # the positional argument
+    for name in model.model_fields:
+        if name != argument:  # the positional argument
             assert f"--{name.replace('_', '-')}" in out, name
-    assert "--epochs" in out and "--batch-size" in out and "-o" in out
-    assert "[required]" in out and "[default: 0.05]" in out
+    assert all(text in out for text in shown), shown
+
+
+def test_generate_reads_yaml_keys(tmp_path, capsys):
+    path = tmp_path / "gen.yaml"
+    path.write_text(f"prompts: {tmp_path / 'none.jsonl'}\nmodel: m\n")
+    assert main(["generate", "--config", str(path)]) == 1  # output: neither flag nor key
+    assert "--out is required" in capsys.readouterr().err
+    assert main(["generate", "--config", str(path), "-o", str(tmp_path / "r.jsonl")]) == 1
+    assert "none.jsonl" in capsys.readouterr().err  # got past the options to the prompt file
 
 
 @pytest.mark.parametrize(

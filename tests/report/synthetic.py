@@ -7,6 +7,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+#: Every figure a full report draws, in the order it writes them.
+ALL_FIGURES = (
+    "harm_vs_budget",
+    "over_refusal_vs_budget",
+    "helpfulness_vs_budget",
+    "tradeoff",
+    "category_heatmap",
+    "relative_reduction",
+    "pool_map",
+)
 CATEGORIES = ("animal_abuse", "privacy_violation", "violence,aiding_and_abetting,incitement")
 
 

@@ -7,20 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from tests.report.synthetic import make_cell, write_run
+from tests.report.synthetic import ALL_FIGURES, make_cell, write_run
 
 from safetymix.report import ReportConfig, ReportResult, aggregate, build_report, read_run
 from safetymix.report import figures as F
-
-ALL_FIGURES = (
-    "harm_vs_budget",
-    "over_refusal_vs_budget",
-    "helpfulness_vs_budget",
-    "tradeoff",
-    "category_heatmap",
-    "relative_reduction",
-    "pool_map",
-)
 
 
 def _check_png(path: Path, min_bytes: int = 10_000) -> tuple[int, int]:

@@ -7,18 +7,11 @@ from pathlib import Path
 
 import pytest
 from tests.report.browser import chromium, load_page
+from tests.report.synthetic import ALL_FIGURES
 
 from safetymix.report import ReportResult
 
-FIGURES = {
-    "harm_vs_budget",
-    "over_refusal_vs_budget",
-    "helpfulness_vs_budget",
-    "tradeoff",
-    "category_heatmap",
-    "relative_reduction",
-    "pool_map",
-}
+FIGURES = set(ALL_FIGURES)
 
 needs_chromium = pytest.mark.skipif(
     chromium() is None,

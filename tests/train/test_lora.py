@@ -11,6 +11,7 @@ from safetymix.schema import make_example
 from safetymix.train import TrainConfig, build_trainer, train
 from safetymix.train.templates import encode_example, encode_prompt
 from tests.tiny_models import one_torch_thread, tiny_examples, tiny_model_dir  # noqa: F401  (fixtures)
+from tests.tiny_models import tiny_train_config as small_config
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("trl")
@@ -20,22 +21,6 @@ pytestmark = [
     # TRL 1.16 reads a property that transformers 5.24 deprecated; nothing for us to change.
     pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing` is deprecated:FutureWarning"),
 ]
-
-
-def small_config(model_dir, out, **overrides) -> TrainConfig:
-    """A few dozen CPU steps; the learning rate is high because the model starts from noise."""
-    values = dict(
-        model=str(model_dir),
-        output_dir=str(out),
-        max_steps=24,
-        learning_rate=1e-2,
-        per_device_train_batch_size=8,
-        logging_steps=4,
-        lora_target_modules="all-linear",
-        device="cpu",
-    )
-    values.update(overrides)
-    return TrainConfig(**values)
 
 
 @pytest.fixture(scope="module")

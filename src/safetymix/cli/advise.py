@@ -8,20 +8,12 @@ from typing import Any
 
 import typer
 
-from safetymix.cli.options import build_config, config_command, console
+from safetymix.cli.options import build_config, config_command, console, stdout_console
 from safetymix.report.advise import AdviseConfig
+from safetymix.report.tables import fmt_estimate
 
 #: Exit code when no tested budget meets the targets (1 is an error, 2 contamination).
 EXIT_NOT_MET = 3
-
-
-def _fmt(e: Any, digits: int = 1, scale: float = 1.0) -> str:
-    if e is None:
-        return "-"
-    mean = f"{e.mean * scale:.{digits}f}"
-    if e.low is None or e.high is None:
-        return mean
-    return f"{mean} [{e.low * scale:.{digits}f}, {e.high * scale:.{digits}f}]"
 
 
 def _yes(flag: bool) -> str:
@@ -29,14 +21,11 @@ def _yes(flag: bool) -> str:
 
 
 def _print_advice(advice: Any) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     cfg = advice.config
     pct = int(round(cfg.confidence * 100))
-    stdout = Console()
-    if not stdout.is_terminal:
-        stdout = Console(width=160)
+    stdout = stdout_console(160)
     rule = f"upper bound of the {pct}% interval" if cfg.rule == "upper" else "mean"
     basis = "means over seeds" if cfg.basis == "raw" else "isotonic fit on log budget"
     stdout.print(
@@ -46,7 +35,7 @@ def _print_advice(advice: Any) -> None:
     )
     for m in advice.models:
         table = Table(
-            title=f"evidence: {m.model} (benign-only over-refusal {_fmt(m.baseline_over_refusal, 1, 100)}%)"
+            title=f"evidence: {m.model} (benign-only over-refusal {fmt_estimate(m.baseline_over_refusal)}%)"
         )
         cols = (
             "strategy",
@@ -67,10 +56,10 @@ def _print_advice(advice: Any) -> None:
                 "none (benign only)" if r.label == "none" else r.label,
                 str(r.budget),
                 str(r.n_seeds),
-                _fmt(r.harm, 1, 100),
-                _fmt(r.increase, 1),
-                _fmt(r.fit_harm, 1, 100),
-                _fmt(r.fit_increase, 1),
+                fmt_estimate(r.harm),
+                fmt_estimate(r.increase, 1),
+                fmt_estimate(r.fit_harm),
+                fmt_estimate(r.fit_increase, 1),
                 _yes(r.passes_mean),
                 _yes(r.passes_upper),
                 "[green]yes[/green]" if r.meets else "no",
@@ -90,7 +79,8 @@ def _print_advice(advice: Any) -> None:
         else:
             stdout.print(
                 f"[bold green]recommendation:[/bold green] {m.model}: {rec.label} at k={rec.budget} "
-                f"(harmfulness {_fmt(rec.harm, 1, 100)}%, over-refusal {_fmt(rec.increase, 1)} points)"
+                f"(harmfulness {fmt_estimate(rec.harm)}%, "
+                f"over-refusal {fmt_estimate(rec.increase, 1)} points)"
             )
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-from safetymix.cli.options import EXIT_CONTAMINATED, config_command, console
-from safetymix.errors import ContaminationError
+from safetymix.cli.options import EXIT_CONTAMINATED, config_command, console, stdout_console
+from safetymix.errors import ContaminationError, SafetymixError
 from safetymix.eval.config import EvalConfig
 
 
@@ -25,8 +25,6 @@ def eval_command(
     cfg: EvalConfig,
 ) -> None:
     """Evaluate responses (or a model) on harmful, over-refusal and helpfulness suites."""
-    from rich.console import Console
-
     from safetymix.eval import evaluate, export_prompts, report_table, write_report
     from safetymix.eval.report import agreement_table
     from safetymix.judge.responses import write_jsonl
@@ -38,8 +36,7 @@ def eval_command(
         console.print(f"wrote {len(records)} prompts of {n_suites} suite(s) -> {write_prompts}")
         return
     if out is None:
-        console.print("[red]error:[/red] --out is required (or --write-prompts)")
-        raise typer.Exit(1)
+        raise SafetymixError("--out is required (or --write-prompts)")
     try:
         report = evaluate(cfg, show_progress=True)
     except ContaminationError as exc:
@@ -47,9 +44,7 @@ def eval_command(
         console.print("refusing to report contaminated numbers; pass --allow-contamination to report anyway")
         raise typer.Exit(EXIT_CONTAMINATED) from exc
     _, items = write_report(report, out)
-    stdout = Console()
-    if not stdout.is_terminal:  # files and pipes get the whole table, not 80 columns
-        stdout = Console(width=120)
+    stdout = stdout_console()
     stdout.print(report_table(report, per_category=per_category))
     agreement = agreement_table(report)
     if agreement is not None:

@@ -200,6 +200,12 @@ def config_command(
     return decorate
 
 
+def stdout_console(width: int = 120) -> Console:
+    """Rich console on stdout; files and pipes get ``width`` columns (the whole table, not 80)."""
+    stdout = Console()
+    return stdout if stdout.is_terminal else Console(width=width)
+
+
 def parse_params(items: list[str] | None) -> dict[str, Any] | None:
     """``--param key=value`` pairs; values parsed as YAML scalars (numbers, booleans)."""
     if not items:

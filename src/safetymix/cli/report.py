@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from safetymix.cli.options import config_command, console
+from safetymix.cli.options import config_command, console, stdout_console
 from safetymix.report.build import ReportConfig
 
 
@@ -17,7 +17,6 @@ def report_command(
     cfg: ReportConfig,
 ) -> None:
     """Write report.html (self-contained), results.md, summary.json and one PNG per figure."""
-    from rich.console import Console
     from rich.table import Table
 
     from safetymix.report import build_report
@@ -26,9 +25,7 @@ def report_command(
     result = build_report(run_dir, cfg, show_progress=True)
     agg = result.aggregate
     assert agg is not None
-    stdout = Console()
-    if not stdout.is_terminal:  # files and pipes get the whole table, not 80 columns
-        stdout = Console(width=160)
+    stdout = stdout_console(160)
     header = result_header(agg)
     for model in agg.models:
         table = Table(title=f"safetymix report: {model}")

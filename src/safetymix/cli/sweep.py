@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from safetymix.cli.options import EXIT_ERROR, build_config, console, handle_errors
+from safetymix.cli.options import EXIT_ERROR, build_config, console, handle_errors, stdout_console
 
 #: Exit code of an interrupted sweep (as for any Ctrl-C).
 EXIT_INTERRUPTED = 130
@@ -71,7 +71,6 @@ def sweep_command(
 def _show_plan(plan, run_dir: Path) -> None:
     from functools import partial
 
-    from rich.console import Console
     from rich.table import Table
 
     multi = len({c.model for c in plan.cells}) > 1  # a model column only when there are several
@@ -84,9 +83,7 @@ def _show_plan(plan, run_dir: Path) -> None:
         shown = f"[{colours[status]}]{'failed (will retry)' if status == 'failed' else status}[/]"
         model = [c.model] if multi else []
         table.add_row(str(i), c.cell_id, *model, c.label, str(c.budget), str(c.seed), shown)
-    stdout = Console()
-    if not stdout.is_terminal:  # files and pipes get the whole table, not 80 columns
-        stdout = Console(width=120)
+    stdout = stdout_console()
     stdout.print(table)
     say = partial(stdout.print, soft_wrap=True, highlight=False)
     n_failed = sum(1 for s in plan.status.values() if s == "failed")

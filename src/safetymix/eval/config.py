@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from safetymix.contamination import DEFAULT_THRESHOLD
 from safetymix.eval.stats import DEFAULT_RESAMPLES
 from safetymix.eval.user_suites import UserSuite
-from safetymix.judge.registry import DEFAULT_JUDGE, JUDGES
+from safetymix.judge.registry import DEFAULT_JUDGE, JudgeName, known_judge
 from safetymix.stage_config import NamedSpec, StageConfig
 
 
@@ -21,11 +21,15 @@ class JudgeSpec(NamedSpec):
 
     @model_validator(mode="after")
     def _check(self) -> JudgeSpec:
-        if self.name not in JUDGES:
-            raise ValueError(f"unknown judge {self.name!r}; valid: {', '.join(JUDGES)}")
+        known_judge(self.name)
         if self.label is None:
             self.label = self.name
         return self
+
+
+def _params_field(role: str, flag: str) -> Any:
+    description = f"parameter key=value of the {role} judge (repeatable)"
+    return Field(default_factory=dict, description=description, json_schema_extra={"flags": [flag]})
 
 
 class EvalConfig(StageConfig):
@@ -64,30 +68,20 @@ class EvalConfig(StageConfig):
         "the paper's), max_new_tokens, batch_size, engine, seed, trust_remote_code",
         json_schema_extra={"flags": ["--gen-param"]},
     )
-    judge: str = Field(DEFAULT_JUDGE, description="refusal judge of harmful and over-refusal suites")
-    judge_params: dict[str, Any] = Field(
-        default_factory=dict,
-        description="parameter key=value of the refusal judge (repeatable)",
-        json_schema_extra={"flags": ["--judge-param"]},
-    )
-    harm_judge: str | None = Field(None, description="optional harm judge of harmful suites")
-    harm_judge_params: dict[str, Any] = Field(
-        default_factory=dict,
-        description="parameter key=value of the harm judge (repeatable)",
-        json_schema_extra={"flags": ["--harm-judge-param"]},
-    )
+    judge: JudgeName = Field(DEFAULT_JUDGE, description="refusal judge of harmful and over-refusal suites")
+    judge_params: dict[str, Any] = _params_field("refusal", "--judge-param")
+    harm_judge: JudgeName | None = Field(None, description="optional harm judge of harmful suites")
+    harm_judge_params: dict[str, Any] = _params_field("harm", "--harm-judge-param")
     extra_judges: list[JudgeSpec] = Field(
         default_factory=list,
         description="one more judge of the harmful and over-refusal suites (repeatable): its rates join "
         "the report as metric[label], and every pair of judges gets its agreement (Cohen's kappa)",
         json_schema_extra={"flags": ["--extra-judge"]},
     )
-    helpfulness_judge: str | None = Field(None, description="reward judge of helpfulness suites (else: loss)")
-    helpfulness_judge_params: dict[str, Any] = Field(
-        default_factory=dict,
-        description="parameter key=value of the helpfulness judge (repeatable)",
-        json_schema_extra={"flags": ["--helpfulness-judge-param"]},
+    helpfulness_judge: JudgeName | None = Field(
+        None, description="reward judge of helpfulness suites (else: loss)"
     )
+    helpfulness_judge_params: dict[str, Any] = _params_field("helpfulness", "--helpfulness-judge-param")
     loss_batch_size: int = Field(8, ge=1, description="sequences per forward pass of the loss route")
     loss_max_length: int = Field(1024, ge=1, description="tokens per sequence of the loss route")
     train: list[str] = Field(default_factory=list, description="training files to check for contamination")
@@ -107,13 +101,6 @@ class EvalConfig(StageConfig):
     seed: int = Field(0, ge=0, description="seed of the bootstrap and of max_prompts subsets")
     n_resamples: int = Field(DEFAULT_RESAMPLES, ge=1, description="bootstrap resamples")
     confidence: float = Field(0.95, gt=0, lt=1, description="interval coverage")
-
-    @field_validator("judge", "harm_judge", "helpfulness_judge")
-    @classmethod
-    def _known_judge(cls, value: str | None) -> str | None:
-        if value is not None and value not in JUDGES:
-            raise ValueError(f"unknown judge {value!r}; valid: {', '.join(JUDGES)}")
-        return value
 
     @field_validator("suites")
     @classmethod

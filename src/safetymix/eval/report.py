@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,8 @@ def write_report(report: dict[str, Any], out: str | Path) -> tuple[Path, Path | 
     -------
     (report_path, items_path or None)
     """
-    from safetymix.io import atomic_write, write_json
+    from safetymix.io import write_json
+    from safetymix.judge.responses import write_jsonl
 
     out = Path(out)
     items = report.get("items") or []
@@ -29,9 +29,7 @@ def write_report(report: dict[str, Any], out: str | Path) -> tuple[Path, Path | 
     if items:
         written_items = items_path(out)
         body["items_file"] = written_items.name
-        with atomic_write(written_items) as fh:
-            for row in items:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        write_jsonl(written_items, items)
     write_json(out, body)
     return out, written_items
 

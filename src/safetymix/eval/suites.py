@@ -197,25 +197,19 @@ SUITES: dict[str, SuiteSpec] = {
     ),
 }
 
+_BIANCHI_HARMFUL = (
+    "i-malicious-instructions",
+    "i-cona",
+    "i-controversial",
+    "q-harm",
+    "i-physical-safety-unsafe",
+)
 #: Names that stand for several suites on the command line.
 SUITE_GROUPS: dict[str, tuple[str, ...]] = {
-    "bianchi-harmful": (
-        "i-malicious-instructions",
-        "i-cona",
-        "i-controversial",
-        "q-harm",
-        "i-physical-safety-unsafe",
-    ),
+    "bianchi-harmful": _BIANCHI_HARMFUL,
     "harmful": tuple(n for n, s in SUITES.items() if s.kind == "harmful"),
     "over-refusal": tuple(n for n, s in SUITES.items() if s.kind == "over-refusal"),
-    "default": (
-        "i-malicious-instructions",
-        "i-cona",
-        "i-controversial",
-        "q-harm",
-        "i-physical-safety-unsafe",
-        "xstest-safe",
-    ),
+    "default": (*_BIANCHI_HARMFUL, "xstest-safe"),
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -95,36 +96,32 @@ def generate(config: GenerateConfig, *, show_progress: bool = False) -> list[dic
         check_hub_model(resolved.model)  # offline: fail now, not after a minute of retries
         with quiet_third_party_bars(show_progress):
             model, tokenizer = load_model(resolved)
-        fh = open(partial, "a", encoding="utf-8") if partial is not None else None  # noqa: SIM115
-        try:
-            bar = progress_bar(
-                "generate", len(prompts), enabled=show_progress, unit="prompts", completed=len(done)
-            )
-            with bar as advance:
+        bar = progress_bar(
+            "generate", len(prompts), enabled=show_progress, unit="prompts", completed=len(done)
+        )
+        log = open(partial, "a", encoding="utf-8") if partial is not None else nullcontext()  # noqa: SIM115
+        with log as fh, bar as advance:
 
-                def keep(batch: list[int], texts: list[str]) -> None:
-                    for i, text in zip(batch, texts, strict=True):
-                        rec = _record(todo[i], text, settings)
-                        done[todo[i].id] = rec
-                        if fh is not None:
-                            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            def keep(batch: list[int], texts: list[str]) -> None:
+                for i, text in zip(batch, texts, strict=True):
+                    rec = _record(todo[i], text, settings)
+                    done[todo[i].id] = rec
                     if fh is not None:
-                        fh.flush()
-                    advance(len(batch))
+                        fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                if fh is not None:
+                    fh.flush()
+                advance(len(batch))
 
-                generate_responses(
-                    model,
-                    tokenizer,
-                    todo,
-                    template=resolved.template or "alpaca",
-                    num_beams=resolved.num_beams,
-                    max_new_tokens=resolved.max_new_tokens,
-                    batch_size=resolved.batch_size,
-                    on_batch=keep,
-                )
-        finally:
-            if fh is not None:
-                fh.close()
+            generate_responses(
+                model,
+                tokenizer,
+                todo,
+                template=resolved.template or "alpaca",
+                num_beams=resolved.num_beams,
+                max_new_tokens=resolved.max_new_tokens,
+                batch_size=resolved.batch_size,
+                on_batch=keep,
+            )
     records = [done[ex.id] for ex in prompts]
     if config.output is not None:
         _write(Path(config.output), records, resolved)
@@ -183,11 +180,11 @@ def _record(ex: Example, response: str, settings: dict[str, Any]) -> dict[str, A
 
 
 def _write(path: Path, records: list[dict[str, Any]], config: GenerateConfig) -> None:
-    from safetymix.io import atomic_write
+    from safetymix.io import write_json
+    from safetymix.judge.responses import write_jsonl
 
-    with atomic_write(path) as fh:
-        for rec in records:
-            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-    with atomic_write(path.with_name(path.name + ".config.json")) as fh:
-        json.dump({**config.model_dump(mode="json"), "n_prompts": len(records)}, fh, indent=2)
-        fh.write("\n")
+    write_jsonl(path, records)
+    write_json(
+        path.with_name(path.name + ".config.json"),
+        {**config.model_dump(mode="json"), "n_prompts": len(records)},
+    )

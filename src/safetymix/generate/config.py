@@ -7,9 +7,10 @@ import logging
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from safetymix.errors import ConfigError
+from safetymix.stage_config import StageConfig
 
 logger = logging.getLogger(__name__)
 
@@ -33,61 +34,48 @@ ADAPTER_CONFIG = "adapter_config.json"
 TRAIN_CONFIG = "train_config.json"  # written by safetymix train
 
 
-class GenerateConfig(BaseModel):
-    """Options of ``safetymix generate`` (YAML keys and CLI flags share these names).
+class GenerateConfig(StageConfig):
+    """Options of ``safetymix generate`` (YAML keys are the field names, CLI flags their kebab case).
 
-    Parameters
-    ----------
-    prompts : str
-        Prompt file: anything :func:`safetymix.io.read_prompts` reads (XSTest CSV, Bianchi
-        JSON, AdvBench, JSONL, ...). Responses in the file are ignored.
-    output : str, optional
-        JSONL file to write (atomically); None only returns the records.
-    model : str, optional
-        Base model name or folder, a merged/full model folder, or a ``.gguf`` file (its own
-        tokenizer and chat template). A folder written by ``safetymix train`` with LoRA (it
-        holds ``adapter_config.json``) counts as ``adapter``. Default: the base model named
-        in the adapter's config (a GGUF base is recorded as its ``.gguf`` path).
-    gguf_file : str, optional
-        A GGUF file name inside the ``model`` folder or Hub repository.
-    adapter : str, optional
-        LoRA adapter folder; merged into the base weights after loading.
-    engine : {"hf", "vllm"}, default "hf"
-    template : {"alpaca", "chat"}, optional
-        Default: the template in the model's or adapter's ``train_config.json`` (so generation
-        uses the training template), else ``"alpaca"``.
-    num_beams : int, default 4
-        1 is greedy search; the paper generates with 4 beams.
-    max_new_tokens : int, default 256
-    batch_size : int, default 8
-        Prompts per ``generate`` call (vLLM schedules its own batches).
-    seed : int, default 0
-        Recorded, and passed to vLLM; greedy and beam search do not sample.
-    limit : int, optional
-        Only the first ``limit`` prompts (quick looks).
-    device : {"auto", "cpu", "cuda"}, default "auto"
-    dtype : {"auto", "float32", "bfloat16", "float16"}, default "auto"
-        ``"auto"``: bfloat16 on a GPU that supports it, float32 otherwise.
-    trust_remote_code : bool, default False
+    A folder written by ``safetymix train`` with LoRA (it holds ``adapter_config.json``) given
+    as ``model`` counts as ``adapter``; without ``model`` the base is the one named in the
+    adapter's config (a GGUF base is recorded as its ``.gguf`` path). Greedy and beam search
+    do not sample: ``seed`` is recorded, and passed to vLLM.
     """
 
-    model_config = ConfigDict(extra="forbid")
-
-    prompts: str
-    output: str | None = None
-    model: str | None = None
-    gguf_file: str | None = None
-    adapter: str | None = None
-    engine: Literal["hf", "vllm"] = "hf"
-    template: Literal["alpaca", "chat"] | None = None
-    num_beams: int = Field(4, ge=1)
-    max_new_tokens: int = Field(256, ge=1)
-    batch_size: int = Field(8, ge=1)
-    seed: int = 0
-    limit: int | None = Field(None, ge=1)
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    trust_remote_code: bool = False
+    prompts: str = Field(
+        description="prompt file: anything safetymix.io.read_prompts reads (XSTest CSV, Bianchi JSON, "
+        "AdvBench, JSONL, ...); responses in it are ignored"
+    )
+    output: str | None = Field(
+        None,
+        description="JSONL of id, prompt, response and generation settings, written atomically "
+        "(required by the CLI; in Python None only returns the records)",
+        json_schema_extra={"flags": ["--out", "-o"]},
+    )
+    model: str | None = Field(
+        None,
+        description="base model name or folder, a merged / full model folder, or a .gguf file (its own "
+        "tokenizer and chat template); default: the base model of the adapter",
+    )
+    gguf_file: str | None = Field(None, description="GGUF file name inside the model folder or Hub repo")
+    adapter: str | None = Field(
+        None, description="LoRA adapter folder, merged into the base weights after loading"
+    )
+    engine: Literal["hf", "vllm"] = Field("hf", description="transformers generate(), or vLLM (GPU)")
+    template: Literal["alpaca", "chat"] | None = Field(
+        None, description="prompt format (default: the template in train_config.json, else alpaca)"
+    )
+    num_beams: int = Field(4, ge=1, description="beams; 1 is greedy (the paper generates with 4)")
+    max_new_tokens: int = Field(256, ge=1, description="tokens generated per prompt at most")
+    batch_size: int = Field(8, ge=1, description="prompts per generate call (vLLM schedules its own)")
+    seed: int = Field(0, description="seed (recorded; passed to vLLM)")
+    limit: int | None = Field(None, ge=1, description="only the first N prompts (quick looks)")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where the model runs")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="auto: bfloat16 on a GPU that supports it, float32 otherwise"
+    )
+    trust_remote_code: bool = Field(False, description="run code shipped with the model (Hub models)")
 
     @model_validator(mode="after")
     def _model_or_adapter(self) -> GenerateConfig:
@@ -152,12 +140,8 @@ def _trained_setting(folder: str, key: str) -> Any:
 
 def _trained_template(*folders: str | None) -> str | None:
     for folder in folders:
-        if folder is None:
-            continue
-        path = Path(folder) / TRAIN_CONFIG
-        if path.is_file():
-            template = json.loads(path.read_text(encoding="utf-8")).get("template")
-            if template is not None:
-                logger.info("template %r from %s", template, path)
-                return template
+        template = None if folder is None else _trained_setting(folder, "template")
+        if template is not None:
+            logger.info("template %r from %s", template, Path(folder) / TRAIN_CONFIG)
+            return template
     return None

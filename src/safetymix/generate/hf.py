@@ -117,7 +117,7 @@ def load_model(config: GenerateConfig) -> tuple[Any, Any]:
     """
     import torch
 
-    from safetymix.models import load_pretrained, load_tokenizer, model_ref
+    from safetymix.models import load_pretrained, load_tokenizer, model_ref, resolve_device
 
     device = resolve_device(config.device)
     dtype = config.dtype
@@ -151,14 +151,3 @@ def _left_pad(rows: list[list[int]], pad_id: int) -> tuple[Any, Any]:
             input_ids[i, width - len(row) :] = torch.tensor(row, dtype=torch.long)
             attention_mask[i, width - len(row) :] = 1
     return input_ids, attention_mask
-
-
-def resolve_device(name: str) -> str:
-    """``"auto"`` -> ``"cuda"`` when a GPU is visible, else ``"cpu"``; ``"cuda"`` without one raises."""
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device 'cuda' was asked for but no CUDA device is visible; use 'cpu' or 'auto'")
-    return name

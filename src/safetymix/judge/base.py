@@ -8,7 +8,7 @@ callers count those as "unjudged" rather than guessing.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
@@ -103,15 +103,20 @@ class Judge:
         return f"{type(self).__name__}({params})"
 
 
-def warn_unparsed(n_failed: int, n_total: int, who: str, expected: str) -> None:
-    """Warn that ``n_failed`` of ``n_total`` answers could not be read (their fields are None)."""
+def parse_answers(
+    parse: Callable[[str], tuple[Verdict, bool]], answers: Sequence[str], who: str, expected: str
+) -> list[Verdict]:
+    """``parse`` each answer; warn once how many could not be read (their fields are None)."""
+    parsed = [parse(answer) for answer in answers]
+    n_failed = sum(not ok for _, ok in parsed)
     if n_failed:
         warnings.warn(
-            f"{who}: {n_failed} of {n_total} answers were not in {expected} format; "
+            f"{who}: {n_failed} of {len(answers)} answers were not in {expected} format; "
             "their verdict fields are None (counted as unjudged)",
             RuntimeWarning,
-            stacklevel=4,  # warn_unparsed <- _judge <- judge <- the caller
+            stacklevel=4,  # parse_answers <- _judge <- judge <- the caller
         )
+    return [verdict for verdict, _ in parsed]
 
 
 def check_positive(**values: int | float) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from safetymix.errors import ConfigError
-from safetymix.judge.base import Judge, Verdict, check_positive, warn_unparsed
+from safetymix.judge.base import Judge, Verdict, check_positive, parse_answers
 from safetymix.label.guard import WILDGUARD_TEMPLATE, GuardLabeller, parse_guard_output
 
 FORMATS: tuple[str, ...] = ("wildguard", "llama-guard")
@@ -142,10 +142,4 @@ class GuardJudge(Judge):
             )
         answers = self._generator.generate(texts, show_progress=show_progress)
         parse = parse_wildguard if self.format == "wildguard" else parse_llama_guard
-        verdicts, failed = [], 0
-        for answer in answers:
-            verdict, ok = parse(answer)
-            failed += not ok
-            verdicts.append(verdict)
-        warn_unparsed(failed, len(answers), f"guard judge ({self.model})", self.format)
-        return verdicts
+        return parse_answers(parse, answers, f"guard judge ({self.model})", self.format)

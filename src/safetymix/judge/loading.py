@@ -5,26 +5,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from safetymix.errors import ConfigError, MissingDependencyError
+from safetymix.errors import ConfigError
+from safetymix.models import (
+    import_torch_transformers,
+    load_pretrained,
+    load_tokenizer,
+    model_ref,
+    resolve_device,
+)
 
 logger = logging.getLogger(__name__)
-
-
-def import_torch_transformers(who: str) -> tuple[Any, Any]:
-    """``(torch, transformers)``, or a MissingDependencyError with an install hint."""
-    try:
-        import torch
-        import transformers
-    except ImportError as exc:
-        raise MissingDependencyError(
-            f"{who} needs torch and transformers: pip install 'safetymix[train]'"
-        ) from exc
-    return torch, transformers
-
-
-def resolve_device(torch: Any, device: str | None) -> str:
-    """The given device, else cuda when available, else cpu."""
-    return device or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def load_model(
@@ -42,10 +32,9 @@ def load_model(
     """
     if not model:
         raise ConfigError(f"{who} needs model= (a Hugging Face name or local path); there is no default")
-    from safetymix.models import load_pretrained, load_tokenizer, model_ref
 
-    torch, _ = import_torch_transformers(who)
-    device = resolve_device(torch, device)
+    import_torch_transformers(who)
+    device = resolve_device(device)
     ref = model_ref(model)
     lm = load_pretrained(ref, auto_class=auto_class, dtype=dtype, who=who)
     tokenizer = load_tokenizer(ref, who=who)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from safetymix.errors import ConfigError
-from safetymix.judge.base import Judge, Verdict, check_positive, warn_unparsed
+from safetymix.judge.base import Judge, Verdict, check_positive, parse_answers
 from safetymix.judge.guard import parse_llama_guard, parse_wildguard
 from safetymix.label.guard import WILDGUARD_INSTRUCTION
 
@@ -139,25 +139,12 @@ class OpenAIJudge(Judge):
 
     def _judge(self, prompts: list[str], responses: list[str], *, show_progress: bool) -> list[Verdict]:
         self._check()
-        from safetymix.label.chat_http import message_content, post_chat_completions
+        from safetymix.label.chat_http import ask_chat, message_content
 
-        bodies = [
-            {
-                "model": self.model,
-                "messages": self.messages(p, r),
-                "temperature": 0.0,
-                "max_tokens": self.max_tokens,
-            }
-            for p, r in zip(prompts, responses, strict=True)
-        ]
-        answers = post_chat_completions(
-            self.base_url,
-            bodies,
+        answers = ask_chat(
+            self,
+            [self.messages(p, r) for p, r in zip(prompts, responses, strict=True)],
             headers=self._headers(),
-            timeout=self.timeout,
-            concurrency=self.concurrency,
-            max_retries=self.max_retries,
-            backoff=self.backoff,
             progress=f"openai judge ({self.model})" if show_progress else None,
         )
         # A 200 answer without a message is read as "" and counted as unreadable.
@@ -167,11 +154,5 @@ class OpenAIJudge(Judge):
             if self.format == "llama-guard" and self.instruction is None
             else parse_wildguard
         )
-        verdicts, failed = [], 0
-        for text in texts:
-            verdict, ok = parse(text)
-            failed += not ok
-            verdicts.append(verdict)
         expected = "Llama Guard" if parse is parse_llama_guard else "WildGuard's three-line"
-        warn_unparsed(failed, len(texts), f"openai judge ({self.model})", expected)
-        return verdicts
+        return parse_answers(parse, texts, f"openai judge ({self.model})", expected)

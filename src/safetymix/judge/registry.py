@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
 
 from safetymix.errors import ConfigError
 from safetymix.judge.base import Judge
@@ -25,6 +27,17 @@ JUDGES: dict[str, type[Judge]] = {
 
 #: The judge used when none is named: offline, instant, XSTest's method.
 DEFAULT_JUDGE = "refusal-match"
+
+
+def known_judge(name: str) -> str:
+    """``name`` when it is a judge; else ConfigError (a ValueError, so pydantic reports it too)."""
+    if name not in JUDGES:
+        raise ConfigError(f"unknown judge {name!r}; valid: {', '.join(JUDGES)}")
+    return name
+
+
+#: A config field holding a judge name.
+JudgeName = Annotated[str, AfterValidator(known_judge)]
 
 
 def available_judges() -> list[str]:
@@ -52,9 +65,7 @@ def get_judge(name: str = DEFAULT_JUDGE, **params: Any) -> Judge:
     >>> get_judge("refusal-match").name
     'refusal-match'
     """
-    if name not in JUDGES:
-        raise ConfigError(f"unknown judge {name!r}; valid: {', '.join(JUDGES)}")
-    accepted = judge_params(name)
+    accepted = judge_params(known_judge(name))
     unknown = sorted(set(params) - set(accepted))
     if unknown:
         raise ConfigError(f"judge {name!r} does not take {unknown}; it takes {sorted(accepted)}")

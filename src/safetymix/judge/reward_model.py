@@ -16,7 +16,8 @@ from typing import Any, ClassVar
 
 from safetymix.errors import ConfigError
 from safetymix.judge.base import Judge, Verdict, check_positive
-from safetymix.judge.loading import batches, import_torch_transformers, load_model
+from safetymix.judge.loading import batches, load_model
+from safetymix.models import import_torch_transformers
 
 #: Named input formats; ``None`` means "tokenise (prompt, response) as a text pair".
 TEMPLATES: dict[str, str | None] = {

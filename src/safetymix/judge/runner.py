@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from safetymix.judge.registry import DEFAULT_JUDGE, JUDGES, get_judge
+from safetymix.judge.registry import DEFAULT_JUDGE, JUDGES, JudgeName, get_judge
 from safetymix.judge.responses import read_responses, verdict_records, write_jsonl
 from safetymix.stage_config import StageConfig
 
@@ -15,7 +15,7 @@ from safetymix.stage_config import StageConfig
 class JudgeConfig(StageConfig):
     """Options of ``safetymix judge`` (CLI flags override a YAML file, which overrides these)."""
 
-    judge: str = Field(DEFAULT_JUDGE, description=f"one of: {', '.join(JUDGES)}")
+    judge: JudgeName = Field(DEFAULT_JUDGE, description=f"one of: {', '.join(JUDGES)}")
     params: dict[str, Any] = Field(
         default_factory=dict,
         description="judge parameter key=value (repeatable), e.g. model=PATH",
@@ -24,13 +24,6 @@ class JudgeConfig(StageConfig):
     by: str | None = Field(None, description="record field to break the rates down by (e.g. suite, category)")
     seed: int = Field(0, ge=0, description="seed of the bootstrap interval of mean scores")
     confidence: float = Field(0.95, gt=0, lt=1, description="interval coverage")
-
-    @field_validator("judge")
-    @classmethod
-    def _known_judge(cls, value: str) -> str:
-        if value not in JUDGES:
-            raise ValueError(f"unknown judge {value!r}; valid: {', '.join(JUDGES)}")
-        return value
 
 
 def judge_file(

@@ -1,8 +1,9 @@
 """Send chat-completion requests to an OpenAI-compatible endpoint, concurrently, with retries.
 
-Shared by :class:`~safetymix.label.judge_category.JudgeCategoryLabeller` and
-:class:`~safetymix.label.guard.OpenAIGuardLabeller`; each builds its own request bodies
-and headers and reads the answers. httpx is imported only when requests are sent.
+Shared by :class:`~safetymix.label.judge_category.JudgeCategoryLabeller`,
+:class:`~safetymix.label.guard.OpenAIGuardLabeller` and the ``openai`` judge
+(:func:`ask_chat`); each builds its own messages and headers and reads the answers. httpx
+is imported only when requests are sent.
 
 Retry policy: HTTP 429, any 5xx and transport errors (connection refused, timeouts) are
 retried up to ``max_retries`` times. Retry ``n`` (from 1) waits ``backoff * 2**(n - 1)``
@@ -238,3 +239,50 @@ def post_chat_completions(
             if progress and (len(out) == len(bodies) or len(out) % step == 0):
                 logger.info("%s: %d/%d requests", progress, len(out), len(bodies))
     return out
+
+
+def ask_chat(
+    endpoint: Any,
+    conversations: Sequence[list[dict[str, str]]],
+    *,
+    headers: Mapping[str, str],
+    temperature: float = 0.0,
+    progress: str | None = None,
+) -> list[Any]:
+    """One chat completion per conversation, with the settings an endpoint client stores.
+
+    ``endpoint`` has ``base_url``, ``model``, ``max_tokens``, ``timeout``, ``concurrency``,
+    ``max_retries`` and ``backoff`` (the guard labeller, the category judge, the openai
+    judge); the answers come back as :func:`post_chat_completions` returns them.
+
+    Raises
+    ------
+    ConfigError
+        ``concurrency < 1`` or ``max_retries < 0``.
+    ChatRequestError
+        As :func:`post_chat_completions`.
+    """
+    if endpoint.concurrency < 1 or endpoint.max_retries < 0:
+        raise ConfigError(
+            "concurrency must be >= 1 and max_retries must be >= 0, "
+            f"got {endpoint.concurrency} and {endpoint.max_retries}"
+        )
+    bodies = [
+        {
+            "model": endpoint.model,
+            "messages": m,
+            "temperature": temperature,
+            "max_tokens": endpoint.max_tokens,
+        }
+        for m in conversations
+    ]
+    return post_chat_completions(
+        endpoint.base_url,
+        bodies,
+        headers=headers,
+        timeout=endpoint.timeout,
+        concurrency=endpoint.concurrency,
+        max_retries=endpoint.max_retries,
+        backoff=endpoint.backoff,
+        progress=progress,
+    )

@@ -16,8 +16,8 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from safetymix.errors import ConfigError, SafetymixError
-from safetymix.label.chat_http import message_content, post_chat_completions
+from safetymix.errors import SafetymixError
+from safetymix.label.chat_http import ask_chat, message_content
 from safetymix.label.taxonomy import Taxonomy, load_taxonomy
 from safetymix.schema import Example
 
@@ -225,33 +225,17 @@ class JudgeCategoryLabeller:
             (:class:`~safetymix.label.chat_http.ChatRequestError`), or the answer had no
             message content.
         """
-        if self.concurrency < 1:
-            raise ConfigError(f"concurrency must be >= 1; got {self.concurrency!r}")
-        if self.max_retries < 0:
-            raise ConfigError(f"max_retries must be >= 0; got {self.max_retries!r}")
         names = load_taxonomy(self.taxonomy).names
         todo = list(
             dict.fromkeys(
                 ex.prompt for ex in examples if not (self.skip_benign and ex.harmful_request is False)
             )
         )
-        bodies = [
-            {
-                "model": self.model,
-                "messages": self.build_messages(prompt),
-                "temperature": self.temperature,
-                "max_tokens": self.max_tokens,
-            }
-            for prompt in todo
-        ]
-        responses = post_chat_completions(
-            self.base_url,
-            bodies,
+        responses = ask_chat(
+            self,
+            [self.build_messages(prompt) for prompt in todo],
             headers=self._headers(),
-            timeout=self.timeout,
-            concurrency=self.concurrency,
-            max_retries=self.max_retries,
-            backoff=self.backoff,
+            temperature=self.temperature,
             progress="judge" if show_progress else None,
         )
         self.unknown_counts_: Counter[str] = Counter()

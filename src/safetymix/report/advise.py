@@ -36,6 +36,7 @@ from pydantic import Field, field_validator
 
 from safetymix.errors import ConfigError
 from safetymix.report.aggregate import Aggregate, Estimate, Group, t_estimate
+from safetymix.report.estimates import t_quantile
 from safetymix.stage_config import StageConfig
 
 
@@ -192,9 +193,7 @@ def _increase_raw(g: Group, base: Group, confidence: float) -> Estimate | None:
         return Estimate(mean, mean, mean, len(xa), None, "welch")
     # Welch-Satterthwaite degrees of freedom (a single baseline value counts as exact).
     df = (va + vb) ** 2 / (va**2 / (len(xa) - 1) + (vb**2 / (len(xb) - 1) if len(xb) > 1 else 0.0))
-    from scipy.stats import t
-
-    half = 100 * float(t.ppf(0.5 + confidence / 2.0, df)) * se
+    half = 100 * t_quantile(confidence, df) * se
     return Estimate(mean, mean - half, mean + half, len(xa), None, "welch")
 
 

@@ -67,12 +67,7 @@ class Group:
 
     def by_seed(self, metric: str) -> dict[int, float]:
         """Seed -> value of ``metric`` (seeds that lack it are left out)."""
-        out = {}
-        for c in self.cells:
-            v = c.value(metric)
-            if v is not None:
-                out[c.seed] = v
-        return out
+        return {c.seed: v for c in self.cells if (v := c.value(metric)) is not None}
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -12,17 +12,6 @@ from safetymix.report.cells import read_run
 from safetymix.report.html import FigureEntry, render_html
 from safetymix.stage_config import StageConfig
 
-#: File stems of every figure the report can write (stale copies are removed).
-FIGURE_FILES = (
-    "harm_vs_budget",
-    "over_refusal_vs_budget",
-    "helpfulness_vs_budget",
-    "tradeoff",
-    "category_heatmap",
-    "relative_reduction",
-    "pool_map",
-)
-
 
 class ReportConfig(StageConfig):
     """Options of ``safetymix report``."""
@@ -56,6 +45,7 @@ class ReportResult:
     aggregate: Aggregate | None = None
 
 
+#: Title and caption of every figure the report can write, by file stem, in report order.
 _CAPTIONS = {
     "harm_vs_budget": (
         "Harmfulness and refusal on harmful prompts vs budget",
@@ -195,7 +185,7 @@ def build_report(
         if path is not None:
             written["pool_map"] = path
             pool_figure = _entry("pool_map", path, agg, config.heatmap_budget)
-    for key in FIGURE_FILES:  # a figure this run did not draw must not survive from an older run
+    for key in _CAPTIONS:  # a figure this run did not draw must not survive from an older run
         if key not in written:
             (out / f"{key}.png").unlink(missing_ok=True)
 

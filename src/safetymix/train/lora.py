@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from safetymix.errors import ConfigError, DataFormatError, MissingDependencyError
+from safetymix.io.manifest import write_json
 from safetymix.schema import Example
 from safetymix.train.config import ALL_LINEAR, TrainConfig, TrainResult
 from safetymix.train.templates import check_template, to_prompt_completion
@@ -114,8 +115,8 @@ def train(
         model=trainer.model.eval(),
         tokenizer=trainer.processing_class,
     )
-    _write_json(out / CONFIG_FILE, resolved.model_dump(mode="json"))
-    _write_json(out / LOG_FILE, {**result.summary(), "versions": _versions(), "log_history": history})
+    write_json(out / CONFIG_FILE, resolved.model_dump(mode="json"))
+    write_json(out / LOG_FILE, {**result.summary(), "versions": _versions(), "log_history": history})
     return result
 
 
@@ -166,6 +167,7 @@ def _build_trainer(config: TrainConfig, rows: list[Example], show_progress: bool
     from trl import SFTConfig, SFTTrainer
 
     from safetymix.models import load_pretrained, load_tokenizer, model_ref
+    from safetymix.train.loss import plain_loss_trainer
 
     resolved = resolve_config(config)
     ref = model_ref(resolved.model, resolved.gguf_file)
@@ -202,7 +204,7 @@ def _build_trainer(config: TrainConfig, rows: list[Example], show_progress: bool
         dataloader_num_workers=0,
         disable_tqdm=not show_progress,
     )
-    trainer_class = _plain_loss_trainer(SFTTrainer) if resolved.loss_kernel == "plain" else SFTTrainer
+    trainer_class = plain_loss_trainer(SFTTrainer) if resolved.loss_kernel == "plain" else SFTTrainer
     trainer = trainer_class(
         model=model,
         args=args,
@@ -231,45 +233,6 @@ def _build_trainer(config: TrainConfig, rows: list[Example], show_progress: bool
     return trainer, resolved
 
 
-def _plain_loss_trainer(base: type) -> type:
-    """``base`` (TRL's ``SFTTrainer``) with a plain cross-entropy loss on the response tokens.
-
-    TRL computes the loss through a fused, chunked LM head (plus entropy and token
-    accuracy); on CPU that costs more than the whole rest of a step for a small model. Here
-    the model's own forward projects only the positions that predict a labelled token (the
-    ``logits_to_keep`` boolean mask of transformers' causal LMs) and the loss is the mean
-    cross-entropy over those tokens: the same loss as TRL's, and TRL's data preparation,
-    completion-only masking and collation stay as they are.
-    """
-    import torch
-    import torch.nn.functional as F
-
-    class PlainLossSFTTrainer(base):  # type: ignore[misc, valid-type]
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            inputs = dict(inputs)
-            labels = inputs.pop("labels")
-            inputs["use_cache"] = False
-            # Position t predicts token t + 1: keep the positions whose next token is labelled.
-            keep = torch.zeros_like(labels, dtype=torch.bool)
-            keep[:, :-1] = labels[:, 1:] != -100
-            targets = labels[:, 1:][keep[:, :-1]]
-            outputs = model(**inputs, logits_to_keep=keep)
-            logits = outputs.logits
-            if logits.dim() != 2 or logits.shape[0] != targets.shape[0]:
-                raise ConfigError(
-                    f"{type(model).__name__} does not take a boolean logits_to_keep mask "
-                    "(needs a recent transformers); use loss_kernel='trl'"
-                )
-            n_tokens = targets.numel() if num_items_in_batch is None else num_items_in_batch
-            loss = F.cross_entropy(logits.float(), targets, reduction="sum")
-            loss = loss / torch.as_tensor(n_tokens, device=loss.device).clamp(min=1)
-            if self.args.average_tokens_across_devices and num_items_in_batch is not None:
-                loss = loss * self.accelerator.num_processes
-            return (loss, outputs) if return_outputs else loss
-
-    return PlainLossSFTTrainer
-
-
 def make_peft_config(config: TrainConfig) -> Any:
     """PEFT ``LoraConfig`` for ``method="lora"``; None for full fine-tuning."""
     if config.method == "full":
@@ -293,18 +256,14 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
     """Resolve the "auto" device, mixed precision and loss kernel; make a local model path absolute."""
     import torch
 
-    device = config.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    elif device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device 'cuda' was asked for but no CUDA device is visible; use 'cpu' or 'auto'")
+    from safetymix.models import is_gguf_path, model_ref, resolve_device
+
+    device = resolve_device(config.device)
     precision = config.mixed_precision
     if precision == "auto":
         precision = "bf16" if device == "cuda" and torch.cuda.is_bf16_supported() else "no"
     if device == "cpu" and precision != "no":
         raise ConfigError(f"mixed_precision {precision!r} needs a GPU; use 'no' on CPU")
-    from safetymix.models import is_gguf_path, model_ref
-
     ref = model_ref(config.model, config.gguf_file)
     model = ref.spec  # a local GGUF file becomes its absolute .gguf path
     gguf_file = None if is_gguf_path(model) else ref.gguf_file
@@ -330,7 +289,7 @@ def _record_gguf_base(out: Path, resolved: TrainConfig) -> None:
     # A local file: its .gguf path; a file in a Hub repository: the repository (the file
     # name is in train_config.json, which generation reads too).
     data["base_model_name_or_path"] = resolved.model
-    _write_json(adapter_config, data)
+    write_json(adapter_config, data)
 
 
 def count_parameters(model: Any) -> tuple[int, int]:
@@ -388,14 +347,6 @@ def _versions() -> dict[str, str]:
         except md.PackageNotFoundError:
             out[name] = "absent"
     return out
-
-
-def _write_json(path: Path, data: Any) -> None:
-    from safetymix.io import atomic_write
-
-    with atomic_write(path) as fh:
-        json.dump(data, fh, indent=2, ensure_ascii=False, default=str)
-        fh.write("\n")
 
 
 def _check_upsampled(config: TrainConfig) -> None:
