@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from safetymix.embed.encoder import DEFAULT_MODEL, Encoder
 from safetymix.engine.base import Engine
 from safetymix.label.pool import label_pool, resolve_labeller
 from safetymix.label.registry import LabellerSpec
@@ -23,21 +22,6 @@ class LocalEngine(Engine):
     """
 
     name: ClassVar[str] = "local"
-
-    def encoder(
-        self,
-        model: str = DEFAULT_MODEL,
-        *,
-        batch_size: int = 64,
-        chunk_size: int | None = None,
-        show_progress: bool = False,
-    ) -> Encoder:
-        return Encoder(
-            model,
-            batch_size=batch_size,
-            chunk_size=chunk_size or self.default_chunk_size,
-            show_progress=show_progress,
-        )
 
     def chunk_labeller(
         self,

@@ -237,22 +237,6 @@ class RayEngine(Engine):
 
         return backend
 
-    def encoder(
-        self,
-        model: str = DEFAULT_MODEL,
-        *,
-        batch_size: int = 64,
-        chunk_size: int | None = None,
-        show_progress: bool = False,
-    ) -> Encoder:
-        return Encoder(
-            model,
-            batch_size=batch_size,
-            chunk_size=chunk_size or self.chunk_size or self.default_chunk_size,
-            show_progress=show_progress,
-            backend=self.encode_backend(model, batch_size),
-        )
-
     # -- labelling ------------------------------------------------------------------------------
 
     def chunk_labeller(
