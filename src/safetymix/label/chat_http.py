@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -29,22 +30,33 @@ logger = logging.getLogger(__name__)
 MAX_RETRY_AFTER = 60.0
 
 
-def bearer_headers(api_key_env: str | None) -> dict[str, str]:
+def bearer_headers(api_key_env: str | None, *, missing: str = "raise") -> dict[str, str]:
     """JSON headers plus ``Authorization: Bearer <key>`` read from the variable ``api_key_env``.
 
-    Raises ConfigError naming the variable (never the key) when it is unset; ``None`` means
-    a server without keys.
+    An unset variable raises ConfigError naming the variable (never the key), or with
+    ``missing="warn"`` warns and sends no key; ``None`` means a server without keys.
     """
     headers = {"Content-Type": "application/json"}
-    if api_key_env is not None:
+    if api_key_env:
         key = os.environ.get(api_key_env)
-        if not key:
+        if not key and missing == "warn":
+            message = f"${api_key_env} is not set; sending requests without an API key"
+            warnings.warn(message, RuntimeWarning, stacklevel=4)
+        elif not key:
             raise ConfigError(
                 f"environment variable {api_key_env} (api_key_env) is not set; "
                 "set it, or pass api_key_env=None for a server without keys"
             )
         headers["Authorization"] = f"Bearer {key}"
     return headers
+
+
+def check_request_options(concurrency: int, max_retries: int) -> None:
+    """ConfigError unless ``concurrency >= 1`` and ``max_retries >= 0``."""
+    if concurrency < 1:
+        raise ConfigError(f"concurrency must be >= 1; got {concurrency!r}")
+    if max_retries < 0:
+        raise ConfigError(f"max_retries must be >= 0; got {max_retries!r}")
 
 
 def is_retryable(status: int) -> bool:
@@ -238,3 +250,31 @@ def post_chat_completions(
             if progress and (len(out) == len(bodies) or len(out) % step == 0):
                 logger.info("%s: %d/%d requests", progress, len(out), len(bodies))
     return out
+
+
+def chat_answers(
+    endpoint: Any,
+    conversations: Sequence[list[dict[str, str]]],
+    *,
+    headers: Mapping[str, str],
+    temperature: float = 0.0,
+    progress: str | None = None,
+) -> list[Any]:
+    """One chat completion per conversation, with the settings of ``endpoint`` (a labeller).
+
+    ``endpoint`` carries ``base_url``, ``model``, ``max_tokens``, ``timeout``,
+    ``concurrency``, ``max_retries`` and ``backoff``; the answers are those of
+    :func:`post_chat_completions`, in the order of ``conversations``.
+    """
+    limits = {"temperature": temperature, "max_tokens": endpoint.max_tokens}
+    bodies = [{"model": endpoint.model, "messages": m, **limits} for m in conversations]
+    return post_chat_completions(
+        endpoint.base_url,
+        bodies,
+        headers=headers,
+        timeout=endpoint.timeout,
+        concurrency=endpoint.concurrency,
+        max_retries=endpoint.max_retries,
+        backoff=endpoint.backoff,
+        progress=progress,
+    )

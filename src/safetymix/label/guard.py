@@ -29,7 +29,13 @@ from typing import Any, ClassVar
 
 from safetymix.errors import ConfigError, MissingDependencyError, SafetymixError
 from safetymix.label.behaviour import BehaviourFlags, BehaviourLabeller
-from safetymix.label.chat_http import ChatRequestError, message_content, post_chat_completions
+from safetymix.label.chat_http import (
+    ChatRequestError,
+    bearer_headers,
+    chat_answers,
+    check_request_options,
+    message_content,
+)
 from safetymix.schema import Example
 
 #: WildGuard's instruction (allenai/wildguard, wildguard/utils.py), without chat markup.
@@ -283,40 +289,15 @@ class OpenAIGuardLabeller(BehaviourLabeller):
         self.max_tokens = max_tokens
         self.instruction = instruction
 
-    def _headers(self) -> dict[str, str]:
-        from safetymix.label.chat_http import bearer_headers
-
-        return bearer_headers(self.api_key_env)
-
     def label(self, examples: Sequence[Example], *, show_progress: bool = False) -> list[BehaviourFlags]:
-        if self.concurrency < 1 or self.max_retries < 0:
-            raise ConfigError(
-                "concurrency must be >= 1 and max_retries >= 0, "
-                f"got {self.concurrency} and {self.max_retries}"
-            )
+        check_request_options(self.concurrency, self.max_retries)
         if not examples:
             return []
-        headers = self._headers()
-        bodies = [
-            {
-                "model": self.model,
-                "messages": [{"role": "user", "content": format_guard_prompt(ex, self.instruction)}],
-                "temperature": 0.0,
-                "max_tokens": self.max_tokens,
-            }
-            for ex in examples
-        ]
+        headers = bearer_headers(self.api_key_env)
+        chats = [[{"role": "user", "content": format_guard_prompt(ex, self.instruction)}] for ex in examples]
+        progress = "guard" if show_progress else None
         try:
-            responses = post_chat_completions(
-                self.base_url,
-                bodies,
-                headers=headers,
-                timeout=self.timeout,
-                concurrency=self.concurrency,
-                max_retries=self.max_retries,
-                backoff=self.backoff,
-                progress="guard" if show_progress else None,
-            )
+            responses = chat_answers(self, chats, headers=headers, progress=progress)
         except ChatRequestError as exc:
             if exc.status is None:
                 msg = f"{exc.url}: {type(exc.error).__name__} after {exc.tries} tries"

@@ -9,15 +9,14 @@ the one :class:`~safetymix.label.category.EmbeddingCategoryLabeller` gives.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import warnings
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from safetymix.errors import ConfigError, SafetymixError
-from safetymix.label.chat_http import message_content, post_chat_completions
+from safetymix.errors import SafetymixError
+from safetymix.label.chat_http import bearer_headers, chat_answers, check_request_options, message_content
 from safetymix.label.taxonomy import Taxonomy, load_taxonomy
 from safetymix.schema import Example
 
@@ -186,20 +185,6 @@ class JudgeCategoryLabeller:
             {"role": "user", "content": prompt},
         ]
 
-    def _headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json"}
-        if self.api_key_env:
-            key = os.environ.get(self.api_key_env)
-            if key:
-                headers["Authorization"] = f"Bearer {key}"
-            else:
-                warnings.warn(
-                    f"${self.api_key_env} is not set; sending requests without an API key",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
-        return headers
-
     def label(self, examples: Sequence[Example], *, show_progress: bool = False) -> list[list[str]]:
         """Harm categories of each example, in the judge's order.
 
@@ -225,35 +210,18 @@ class JudgeCategoryLabeller:
             (:class:`~safetymix.label.chat_http.ChatRequestError`), or the answer had no
             message content.
         """
-        if self.concurrency < 1:
-            raise ConfigError(f"concurrency must be >= 1; got {self.concurrency!r}")
-        if self.max_retries < 0:
-            raise ConfigError(f"max_retries must be >= 0; got {self.max_retries!r}")
+        check_request_options(self.concurrency, self.max_retries)
+        headers = bearer_headers(self.api_key_env, missing="warn")
         names = load_taxonomy(self.taxonomy).names
         todo = list(
             dict.fromkeys(
                 ex.prompt for ex in examples if not (self.skip_benign and ex.harmful_request is False)
             )
         )
-        bodies = [
-            {
-                "model": self.model,
-                "messages": self.build_messages(prompt),
-                "temperature": self.temperature,
-                "max_tokens": self.max_tokens,
-            }
-            for prompt in todo
-        ]
-        responses = post_chat_completions(
-            self.base_url,
-            bodies,
-            headers=self._headers(),
-            timeout=self.timeout,
-            concurrency=self.concurrency,
-            max_retries=self.max_retries,
-            backoff=self.backoff,
-            progress="judge" if show_progress else None,
-        )
+        chats = [self.build_messages(prompt) for prompt in todo]
+        progress = "judge" if show_progress else None
+        temperature = self.temperature
+        responses = chat_answers(self, chats, headers=headers, temperature=temperature, progress=progress)
         self.unknown_counts_: Counter[str] = Counter()
         parsed: dict[str, list[str]] = {}
         url = self.base_url.rstrip("/") + "/chat/completions"
