@@ -31,6 +31,21 @@ logger = logging.getLogger(__name__)
 ChunkLabeller = Callable[[list[Example]], tuple[list[Example], dict[str, Any]]]
 
 
+def local_chunk_labeller(behaviour: Any, category: Any, *, overwrite: bool = False) -> ChunkLabeller:
+    """``label_chunk`` running :func:`~safetymix.label.label_pool` in this process.
+
+    The labellers (names, specs or objects, as for ``label_pool``) are built once here, so
+    their models load once for the whole file.
+    """
+    beh = resolve_labeller(behaviour, "behaviour") if behaviour is not None else None
+    cat = resolve_labeller(category, "category") if category is not None else None
+
+    def label_chunk(examples: list[Example]) -> tuple[list[Example], dict[str, Any]]:
+        return label_pool(examples, behaviour_labeller=beh, category_labeller=cat, overwrite=overwrite)
+
+    return label_chunk
+
+
 def gold_refusal(value: object) -> bool | None:
     """Read a human refusal label: a bool, or XSTest's ``final_label`` strings
     (``2_full_refusal`` and ``3_partial_refusal`` are refusals, ``1_full_compliance`` is not)."""
@@ -143,12 +158,7 @@ def label_file(
         advance(n)
 
     if label_chunk is None:
-        beh = resolve_labeller(behaviour_labeller, "behaviour") if behaviour_labeller is not None else None
-        cat = resolve_labeller(category_labeller, "category") if category_labeller is not None else None
-
-        def label_chunk(examples: list[Example]) -> tuple[list[Example], dict[str, Any]]:
-            return label_pool(examples, behaviour_labeller=beh, category_labeller=cat, overwrite=overwrite)
-
+        label_chunk = local_chunk_labeller(behaviour_labeller, category_labeller, overwrite=overwrite)
     fingerprint = {
         "safetymix_version": __version__,
         "input": {"path": str(Path(path).resolve()), **(vars(snapshot) if snapshot else {})},
