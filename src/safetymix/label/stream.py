@@ -196,7 +196,7 @@ def label_file(
 def _label_chunks(
     path, out, partial, state_path, state, n, label_chunk, chunk_size, read, gold, show_progress
 ):
-    from safetymix.io import iter_chunks
+    from safetymix.io import iter_chunks, write_json
     from safetymix.io.progress import progress_bar
     from safetymix.io.writers import encode_example
 
@@ -220,7 +220,7 @@ def _label_chunks(
             _count(counts, labelled, rep, gold)
             state["n_done"] += len(labelled)
             state["bytes"] = fh.tell()
-            _save_state(state_path, state)
+            write_json(state_path, state)
             advance(len(labelled))
 
 
@@ -290,9 +290,3 @@ def _load_state(state_path: Path, partial: Path, fingerprint: dict[str, Any]) ->
     if not partial.exists() or partial.stat().st_size < state.get("bytes", 0):
         return None
     return state
-
-
-def _save_state(path: Path, state: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(state, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
