@@ -81,12 +81,15 @@ def mix_examples(
     """Benign examples once each plus ``upsample`` copies of each pick, in a seeded shuffle."""
     if upsample < 1:
         raise ConfigError(f"upsample must be >= 1, got {upsample}")
-    clash = sorted({e.id for e in benign} & {p.id for p in picks})
-    if clash:
-        raise ConfigError(f"{len(clash)} pick(s) are already in the benign set, e.g. {clash[:3]}")
+    if clash := {e.id for e in benign} & {p.id for p in picks}:
+        raise _clash_error(clash)
     rows = list(benign) + [p for p in picks for _ in range(upsample)]
     order = np.random.default_rng(seed).permutation(len(rows))
     return [rows[i] for i in order]
+
+
+def _clash_error(clash: set[str]) -> ConfigError:
+    return ConfigError(f"{len(clash)} pick(s) are already in the benign set, e.g. {sorted(clash)[:3]}")
 
 
 def _text_key(ex: Example) -> tuple[str, str, str]:
@@ -187,10 +190,7 @@ def run_mix(
                         matches += overlaps(chunk)
                         advance(len(chunk))
                 if clash:
-                    ordered = sorted(clash)
-                    raise ConfigError(
-                        f"{len(clash)} pick(s) are already in the benign set, e.g. {ordered[:3]}"
-                    )
+                    raise _clash_error(clash)
                 if same_text:
                     pairs = [f"{k} = benign {v}" for k, v in sorted(same_text.items())[:3]]
                     raise ConfigError(

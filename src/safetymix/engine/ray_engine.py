@@ -40,12 +40,16 @@ logger = logging.getLogger(__name__)
 _LABEL_FIELDS = ("behaviour", "refusal", "harmful_request", "harmful_response", "categories")
 
 
+def _label_extra(ex: Example) -> dict[str, Any]:
+    """The ``extra`` keys that travel with the labels: probabilities and label origins."""
+    return {k: ex.extra[k] for k in (PROBA_KEY, ORIGIN_KEY) if k in ex.extra}
+
+
 def _worker_record(ex: Example) -> dict[str, Any]:
     """What a label worker needs of one example: its canonical fields and the label origins
     and probabilities an earlier run recorded (the rest of ``extra`` stays on the driver)."""
     record = ex.to_dict(with_extra=False)
-    kept = {k: ex.extra[k] for k in (PROBA_KEY, ORIGIN_KEY) if k in ex.extra}
-    if kept:
+    if kept := _label_extra(ex):
         record["extra"] = kept
     return record
 
@@ -110,13 +114,7 @@ class LabelActor:
             category_labeller=self.category,
             overwrite=self.overwrite,
         )
-        labels = [
-            json.dumps(
-                {f: getattr(e, f) for f in _LABEL_FIELDS}
-                | {k: e.extra[k] for k in (PROBA_KEY, ORIGIN_KEY) if k in e.extra}
-            )
-            for e in labelled
-        ]
+        labels = [json.dumps({f: getattr(e, f) for f in _LABEL_FIELDS} | _label_extra(e)) for e in labelled]
         return {"idx": batch["idx"], "labels": np.array(labels, dtype=object)}
 
 
