@@ -19,31 +19,8 @@ Metrics, per source category and overall (micro over rows, and macro over catego
 * chance: ``len(set) / 14``, the top-1 agreement of a uniformly random guess;
 * the distribution of top-1 labels and of all labels.
 
-The mapping (short names as in :mod:`safetymix.label.mappings`):
-
-========================================  ==================================================
-Source category                           Acceptable BeaverTails categories
-========================================  ==================================================
-HarmBench chemical_biological             drugs, terror, violence
-HarmBench illegal                         drugs, finance, terror, violence, unethical,
-                                          privacy, child, selfharm
-HarmBench misinformation_disinformation   misinfo, politics, unethical
-HarmBench harmful                         violence, selfharm, hate, discrim, drugs, misinfo,
-                                          animal, terror, unethical
-HarmBench harassment_bullying             hate, discrim, violence, unethical
-HarmBench cybercrime_intrusion            finance, privacy, unethical
-DNA Discrimination, Exclusion, ...        discrim, hate, sexual, politics
-DNA Human-Chatbot Interaction Harms       selfharm, privacy, misinfo
-DNA Information Hazards                   privacy, finance
-DNA Malicious Uses                        finance, drugs, violence, unethical, terror,
-                                          privacy, animal, child, sexual, misinfo
-DNA Misinformation Harms                  misinfo, politics
-CoCoNot dangerous or sensitive topics     drugs, selfharm, violence, misinfo, terror
-CoCoNot privacy violations                privacy
-CoCoNot triggers for offensive language   hate, discrim
-CoCoNot misinformation                    misinfo, politics
-CoCoNot wildchats                         sexual, hate, child, unethical
-========================================  ==================================================
+The mapping from each source category onto its set of acceptable BeaverTails categories
+is the table in :mod:`safetymix.label.mappings` (one copy, with the short names it uses).
 
 Development set (``dev`` in the JSON; used to choose the labeller's defaults, never the
 reported sets): the 100 JailbreakBench prompts found in
@@ -199,6 +176,16 @@ MARGINS = (0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.07, 0.1)
 MIN_SCORES = (0.2, 0.25, 0.3, 0.35, 0.4)
 
 
+def _grid_scores(name: str, labels: list[list[str]], truth: list[frozenset[str]]) -> dict:
+    """Set F1, any-label agreement and mean label count of one grid point on one dev set."""
+    hits = [any(x in t for x in lab) for lab, t in zip(labels, truth, strict=True)]
+    return {
+        f"{name}_set_f1": round(set_f1(labels, truth), 4),
+        f"{name}_any_label": round(float(np.mean(hits)), 3),
+        f"{name}_mean_labels": round(float(np.mean([len(a) for a in labels])), 2),
+    }
+
+
 def fold_taxonomies(tax: Taxonomy, n_folds: int = 5) -> list[tuple[Taxonomy, list[tuple[str, str]]]]:
     """(taxonomy without fold f, held-out (text, category) pairs of fold f) per fold."""
     out = []
@@ -240,30 +227,9 @@ def run_dev(model: str) -> dict:
                     jl = lab.labels_from_scores(jbb_scores)
                     cl = lab.labels_from_scores(cv)
                     grid.append(
-                        {
-                            "margin": margin,
-                            "min_score": min_score,
-                            "jbb_set_f1": round(set_f1(jl, jbb_truth), 4),
-                            "jbb_any_label": round(
-                                float(
-                                    np.mean(
-                                        [any(x in t for x in a) for a, t in zip(jl, jbb_truth, strict=True)]
-                                    )
-                                ),
-                                3,
-                            ),
-                            "jbb_mean_labels": round(float(np.mean([len(a) for a in jl])), 2),
-                            "cv_set_f1": round(set_f1(cl, cv_truth), 4),
-                            "cv_any_label": round(
-                                float(
-                                    np.mean(
-                                        [any(x in t for x in a) for a, t in zip(cl, cv_truth, strict=True)]
-                                    )
-                                ),
-                                3,
-                            ),
-                            "cv_mean_labels": round(float(np.mean([len(a) for a in cl])), 2),
-                        }
+                        {"margin": margin, "min_score": min_score}
+                        | _grid_scores("jbb", jl, jbb_truth)
+                        | _grid_scores("cv", cl, cv_truth)
                     )
             top1_j = float(
                 np.mean(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 
 class SafetymixError(Exception):
@@ -49,6 +51,25 @@ class DataFormatError(SafetymixError, ValueError):
 
 class ConfigError(SafetymixError, ValueError):
     """An invalid option: unknown name, out-of-range value, conflicting flags."""
+
+
+def check_name(what: str, table: Mapping[str, Any], name: str) -> None:
+    """Raise ConfigError for a ``name`` that ``table`` lacks, listing every valid one."""
+    if name not in table:
+        raise ConfigError(f"unknown {what} {name!r}; valid: {', '.join(table)}")
+
+
+def build_by_name(what: str, table: Mapping[str, Callable[..., Any]], name: str, params: Mapping[str, Any]):
+    """``table[name](**params)``: the one lookup of every registry (engines, labellers).
+
+    An unknown name lists every valid one; a parameter the class does not take is a
+    ConfigError naming ``what`` and ``name``.
+    """
+    check_name(what, table, name)
+    try:
+        return table[name](**params)
+    except TypeError as exc:
+        raise ConfigError(f"{what} {name!r}: {exc}") from exc
 
 
 class BudgetError(SafetymixError, ValueError):

@@ -20,7 +20,7 @@ from pydantic import Field
 
 from safetymix.contamination import DEFAULT_THRESHOLD, EvalPrompt, find_overlaps, read_eval_prompts
 from safetymix.embed import DEFAULT_MODEL, Encoder
-from safetymix.errors import ConfigError, ContaminationError, DataFormatError
+from safetymix.errors import ConfigError, ContaminationError
 from safetymix.io import (
     DEFAULT_MAX_LINE_BYTES,
     WRITE_FORMATS,
@@ -33,6 +33,7 @@ from safetymix.io import (
 from safetymix.io.manifest import temp_path
 from safetymix.io.progress import progress_bar
 from safetymix.io.readers import DEFAULT_DUPLICATES, DUPLICATES_HELP
+from safetymix.io.records import DuplicateIds
 from safetymix.io.writers import RecordEncoder, atomic_write, write_encoded
 from safetymix.schema import Example
 from safetymix.stage_config import StageConfig
@@ -80,12 +81,15 @@ def mix_examples(
     """Benign examples once each plus ``upsample`` copies of each pick, in a seeded shuffle."""
     if upsample < 1:
         raise ConfigError(f"upsample must be >= 1, got {upsample}")
-    clash = sorted({e.id for e in benign} & {p.id for p in picks})
-    if clash:
-        raise ConfigError(f"{len(clash)} pick(s) are already in the benign set, e.g. {clash[:3]}")
+    if clash := {e.id for e in benign} & {p.id for p in picks}:
+        raise _clash_error(clash)
     rows = list(benign) + [p for p in picks for _ in range(upsample)]
     order = np.random.default_rng(seed).permutation(len(rows))
     return [rows[i] for i in order]
+
+
+def _clash_error(clash: set[str]) -> ConfigError:
+    return ConfigError(f"{len(clash)} pick(s) are already in the benign set, e.g. {sorted(clash)[:3]}")
 
 
 def _text_key(ex: Example) -> tuple[str, str, str]:
@@ -157,8 +161,9 @@ def run_mix(
         same_text: dict[str, str] = {}
         matches: list[dict] = []
         encode = RecordEncoder(fmt, path=target, sharegpt_roles=config.sharegpt_roles, lossy="first-turn")
-        seen: dict[str, tuple[int, int]] = {}  # id -> (record, hash of its texts)
-        dropped = 0
+        hint = "--duplicates drop drops it, keep keeps it"
+        rule = DuplicateIds(config.duplicates, str(benign_path), "record", hint)
+        n_read = 0
         label = "embedding benign set (contamination check)" if prompts else "reading benign set"
         try:
             with open(spill_path, "w+b") as spill:
@@ -173,10 +178,8 @@ def run_mix(
                 with progress_bar(label, None, enabled=show_progress) as advance:
                     for chunk in chunks:
                         if config.duplicates != "keep":
-                            n_before = len(chunk)
-                            row0 = len(offsets) - 1 + dropped
-                            chunk = _drop_duplicates(chunk, seen, row0, config, benign_path)
-                            dropped += n_before - len(chunk)
+                            first_row, n_read = n_read + 1, n_read + len(chunk)
+                            chunk = [ex for i, ex in enumerate(chunk, first_row) if rule.keep(i, ex)]
                         for ex in chunk:
                             if ex.id in pick_ids:
                                 clash.add(ex.id)
@@ -187,17 +190,14 @@ def run_mix(
                         matches += overlaps(chunk)
                         advance(len(chunk))
                 if clash:
-                    ordered = sorted(clash)
-                    raise ConfigError(
-                        f"{len(clash)} pick(s) are already in the benign set, e.g. {ordered[:3]}"
-                    )
+                    raise _clash_error(clash)
                 if same_text:
                     pairs = [f"{k} = benign {v}" for k, v in sorted(same_text.items())[:3]]
                     raise ConfigError(
                         f"{len(same_text)} pick(s) have the same texts as a benign example under "
                         f"another id, so they would be mixed in twice, e.g. {', '.join(pairs)}"
                     )
-                n_benign = len(offsets) - 1
+                n_benign, dropped = len(offsets) - 1, rule.dropped
                 matches += overlaps(picks)
                 matches.sort(key=lambda m: (m["kind"] != "exact", -m["score"], m["train_id"]))
                 contamination: dict = {"checked": bool(config.eval_files), "matches": matches}
@@ -282,30 +282,6 @@ def run_mix(
             }
         )
     return manifest
-
-
-def _drop_duplicates(
-    chunk: list[Example], seen: dict[str, tuple[int, int]], row0: int, config: MixConfig, path: str | Path
-) -> list[Example]:
-    """The chunk less the records identical to earlier ones; a clash of ids with other texts raises."""
-    kept = []
-    for i, ex in enumerate(chunk):
-        texts = hash((ex.instruction, ex.input, ex.response))
-        first = seen.get(ex.id)
-        if first is None:
-            seen[ex.id] = (row0 + i + 1, texts)
-            kept.append(ex)
-            continue
-        same = first[1] == texts
-        if same and config.duplicates == "drop":
-            continue
-        hint = " (identical texts; --duplicates drop drops it, keep keeps it)" if same else ""
-        raise DataFormatError(
-            f"duplicate id {ex.id!r} at record {first[0]} and record {row0 + i + 1}{hint}",
-            path=path,
-            field="id",
-        )
-    return kept
 
 
 def _emit_config(

@@ -112,14 +112,6 @@ class Example:
         """The full request: instruction, then the input on a new line when there is one."""
         return f"{self.instruction}\n{self.input}" if self.input else self.instruction
 
-    @property
-    def has_behaviour(self) -> bool:
-        return self.behaviour is not None
-
-    @property
-    def has_categories(self) -> bool:
-        return self.categories is not None
-
     def to_dict(self, *, with_extra: bool = True) -> dict[str, Any]:
         """Canonical fields in canonical order (plus ``extra`` keys after them)."""
         d = asdict(self)

@@ -48,10 +48,10 @@ def text_keys(texts: Sequence[str]) -> np.ndarray:
 
 
 def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
+    from safetymix.io.writers import atomic_write
+
+    with atomic_write(path, "wb") as fh:
         np.save(fh, array, allow_pickle=False)
-    os.replace(tmp, path)
 
 
 class EmbeddingCache:
@@ -187,9 +187,10 @@ class EmbeddingCache:
         self.dir.mkdir(parents=True, exist_ok=True)
         meta = self.dir / "meta.json"
         if not meta.exists():
-            tmp = meta.with_name(f"meta.json.tmp{os.getpid()}")
-            tmp.write_text(json.dumps(self.settings, indent=2, sort_keys=True))
-            os.replace(tmp, meta)
+            from safetymix.io.writers import atomic_write
+
+            with atomic_write(meta) as fh:
+                fh.write(json.dumps(self.settings, indent=2, sort_keys=True))
         key_arr = np.asarray(list(keys) if not isinstance(keys, np.ndarray) else keys, dtype=KEY_DTYPE)
         name = hashlib.sha256(key_arr.tobytes()).hexdigest()[:16]
         vecs_path = self.dir / f"{name}.vecs.npy"

@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 from safetymix.engine.base import Engine
 from safetymix.engine.local import LocalEngine
 from safetymix.engine.ray_engine import RayEngine
-from safetymix.errors import ConfigError
+from safetymix.errors import build_by_name
 from safetymix.stage_config import StageConfig
 
 ENGINES: dict[str, type[Engine]] = {"local": LocalEngine, "ray": RayEngine}
@@ -28,12 +28,7 @@ def get_engine(name: str = "local", **params: Any) -> Engine:
     >>> get_engine("local")
     LocalEngine()
     """
-    if name not in ENGINES:
-        raise ConfigError(f"unknown engine {name!r}; valid: {', '.join(ENGINES)}")
-    try:
-        return ENGINES[name](**params)
-    except TypeError as exc:
-        raise ConfigError(f"engine {name!r}: {exc}") from exc
+    return build_by_name("engine", ENGINES, name, params)
 
 
 class EngineOptions(StageConfig):

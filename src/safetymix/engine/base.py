@@ -8,6 +8,7 @@ cache.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from safetymix.embed.encoder import DEFAULT_MODEL, Encoder
@@ -21,6 +22,8 @@ class Engine:
     name: ClassVar[str] = ""
     #: Records per chunk when the caller does not choose (the unit of resumption).
     default_chunk_size: ClassVar[int] = 4096
+    #: Records per chunk this engine was built with (None: ``default_chunk_size``).
+    chunk_size: int | None = None
 
     def encoder(
         self,
@@ -31,7 +34,17 @@ class Engine:
         show_progress: bool = False,
     ) -> Encoder:
         """An :class:`~safetymix.embed.Encoder` (cache on the driver) that encodes on this engine."""
-        raise NotImplementedError
+        return Encoder(
+            model,
+            batch_size=batch_size,
+            chunk_size=chunk_size or self.chunk_size or self.default_chunk_size,
+            show_progress=show_progress,
+            backend=self.encode_backend(model, batch_size),
+        )
+
+    def encode_backend(self, model: str = DEFAULT_MODEL, batch_size: int = 64) -> Callable | None:
+        """What encodes the texts the cache lacks; None: the encoder's own model, in this process."""
+        return None
 
     def chunk_labeller(
         self,

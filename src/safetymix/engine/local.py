@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from safetymix.embed.encoder import DEFAULT_MODEL, Encoder
 from safetymix.engine.base import Engine
-from safetymix.label.pool import label_pool, resolve_labeller
 from safetymix.label.registry import LabellerSpec
-from safetymix.label.stream import ChunkLabeller
-from safetymix.schema import Example
+from safetymix.label.stream import ChunkLabeller, local_chunk_labeller
 
 
 class LocalEngine(Engine):
@@ -24,21 +21,6 @@ class LocalEngine(Engine):
 
     name: ClassVar[str] = "local"
 
-    def encoder(
-        self,
-        model: str = DEFAULT_MODEL,
-        *,
-        batch_size: int = 64,
-        chunk_size: int | None = None,
-        show_progress: bool = False,
-    ) -> Encoder:
-        return Encoder(
-            model,
-            batch_size=batch_size,
-            chunk_size=chunk_size or self.default_chunk_size,
-            show_progress=show_progress,
-        )
-
     def chunk_labeller(
         self,
         behaviour: LabellerSpec | None,
@@ -46,11 +28,4 @@ class LocalEngine(Engine):
         *,
         overwrite: bool = False,
     ) -> ChunkLabeller:
-        # Build the labellers once: their models then load once for the whole file.
-        beh = resolve_labeller(behaviour, "behaviour") if behaviour is not None else None
-        cat = resolve_labeller(category, "category") if category is not None else None
-
-        def label_chunk(examples: list[Example]) -> tuple[list[Example], dict[str, Any]]:
-            return label_pool(examples, behaviour_labeller=beh, category_labeller=cat, overwrite=overwrite)
-
-        return label_chunk
+        return local_chunk_labeller(behaviour, category, overwrite=overwrite)

@@ -40,12 +40,16 @@ logger = logging.getLogger(__name__)
 _LABEL_FIELDS = ("behaviour", "refusal", "harmful_request", "harmful_response", "categories")
 
 
+def _label_extra(ex: Example) -> dict[str, Any]:
+    """The ``extra`` keys that travel with the labels: probabilities and label origins."""
+    return {k: ex.extra[k] for k in (PROBA_KEY, ORIGIN_KEY) if k in ex.extra}
+
+
 def _worker_record(ex: Example) -> dict[str, Any]:
     """What a label worker needs of one example: its canonical fields and the label origins
     and probabilities an earlier run recorded (the rest of ``extra`` stays on the driver)."""
     record = ex.to_dict(with_extra=False)
-    kept = {k: ex.extra[k] for k in (PROBA_KEY, ORIGIN_KEY) if k in ex.extra}
-    if kept:
+    if kept := _label_extra(ex):
         record["extra"] = kept
     return record
 
@@ -110,13 +114,7 @@ class LabelActor:
             category_labeller=self.category,
             overwrite=self.overwrite,
         )
-        labels = [
-            json.dumps(
-                {f: getattr(e, f) for f in _LABEL_FIELDS}
-                | {k: e.extra[k] for k in (PROBA_KEY, ORIGIN_KEY) if k in e.extra}
-            )
-            for e in labelled
-        ]
+        labels = [json.dumps({f: getattr(e, f) for f in _LABEL_FIELDS} | _label_extra(e)) for e in labelled]
         return {"idx": batch["idx"], "labels": np.array(labels, dtype=object)}
 
 
@@ -236,22 +234,6 @@ class RayEngine(Engine):
             return out
 
         return backend
-
-    def encoder(
-        self,
-        model: str = DEFAULT_MODEL,
-        *,
-        batch_size: int = 64,
-        chunk_size: int | None = None,
-        show_progress: bool = False,
-    ) -> Encoder:
-        return Encoder(
-            model,
-            batch_size=batch_size,
-            chunk_size=chunk_size or self.chunk_size or self.default_chunk_size,
-            show_progress=show_progress,
-            backend=self.encode_backend(model, batch_size),
-        )
 
     # -- labelling ------------------------------------------------------------------------------
 

@@ -86,21 +86,7 @@ def quiet_third_party_bars(quiet: bool = True) -> Iterator[None]:
     """
     switches = []
     if quiet:
-        for module, is_on, off, on in (
-            (
-                "transformers.utils.logging",
-                "is_progress_bar_enabled",
-                "disable_progress_bar",
-                "enable_progress_bar",
-            ),
-            ("datasets", "is_progress_bar_enabled", "disable_progress_bars", "enable_progress_bars"),
-            (
-                "huggingface_hub.utils",
-                "are_progress_bars_disabled",
-                "disable_progress_bars",
-                "enable_progress_bars",
-            ),
-        ):
+        for module, is_on, off, on in _BAR_SWITCHES:
             try:
                 mod = __import__(module, fromlist=[off])
             except ImportError:

@@ -24,7 +24,7 @@ from safetymix.io.formats import (
 )
 from safetymix.io.guard import DEFAULT_MAX_LINE_BYTES, FileSnapshot, ReadGuard
 from safetymix.io.manifest import note_read, sha256_file
-from safetymix.io.records import RawRecords, RecordParser, located_error
+from safetymix.io.records import DuplicateIds, RawRecords, RecordParser, located_error
 from safetymix.io.textfiles import csv_table, json_document, jsonl_file_records, txt_records
 from safetymix.schema import Example
 
@@ -114,27 +114,12 @@ def read_examples(
         raise ConfigError(f"duplicates must be one of {', '.join(DUPLICATE_POLICIES)}; got {duplicates!r}")
     plan = _plan(path, format, split, allow_missing_response, max_line_bytes)
     parser_examples = _parse(plan, format, allow_missing_response)
-    out: list[Example] = []
-    first_seen: dict[str, tuple[int, int]] = {}  # id -> (position, index in out)
-    dropped = 0
     if duplicates == "keep":
         return [ex for _, ex in parser_examples]
-    for where, ex in parser_examples:
-        seen = first_seen.get(ex.id)
-        if seen is None:
-            first_seen[ex.id] = (where, len(out))
-            out.append(ex)
-            continue
-        prev = out[seen[1]]
-        same = (prev.instruction, prev.input, prev.response) == (ex.instruction, ex.input, ex.response)
-        if same and duplicates == "drop":
-            dropped += 1
-            continue
-        hint = " (identical texts; pass duplicates='drop' to keep the first)" if same else ""
-        msg = f"duplicate id {ex.id!r} at {plan.unit} {seen[0]} and {plan.unit} {where}{hint}"
-        raise located_error(msg, plan.path, plan.unit, where, "id")
-    if dropped:
-        logger.info("%s: dropped %d duplicate record(s)", plan.path, dropped)
+    rule = DuplicateIds(duplicates, plan.path, plan.unit)
+    out = [ex for where, ex in parser_examples if rule.keep(where, ex)]
+    if rule.dropped:
+        logger.info("%s: dropped %d duplicate record(s)", plan.path, rule.dropped)
     return out
 
 

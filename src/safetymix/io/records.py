@@ -63,6 +63,42 @@ def located_error(
     return DataFormatError(f"row {where}: {message}", path=path, field=field)
 
 
+_DROP_HINT = "pass duplicates='drop' to keep the first"
+
+
+class DuplicateIds:
+    """The duplicate-id rule of every reader, for one input.
+
+    A second record of an id fails, unless its texts (instruction, input, response) equal
+    the first one's and ``policy`` is ``"drop"``: then it is dropped and counted in
+    :attr:`dropped`. Only each id and a hash of its texts are kept, never the texts.
+    ``unit`` is what positions count (``"line"``, ``"row"``, or ``"record"`` for a count
+    of records without a place in a file); ``hint`` says how to keep the first copy.
+    """
+
+    def __init__(self, policy: str, path: str, unit: str = "line", hint: str = _DROP_HINT) -> None:
+        self.policy, self.path, self.unit, self.hint = policy, path, unit, hint
+        self.first: dict[str, tuple[int, int]] = {}
+        self.dropped = 0
+
+    def keep(self, where: int, ex: Example) -> bool:
+        """True for the first record of its id, False for a dropped copy; raises on a clash."""
+        texts = hash((ex.instruction, ex.input, ex.response))
+        first = self.first.get(ex.id)
+        if first is None:
+            self.first[ex.id] = (where, texts)
+            return True
+        same = first[1] == texts
+        if same and self.policy == "drop":
+            self.dropped += 1
+            return False
+        hint = f" (identical texts; {self.hint})" if same else ""
+        msg = f"duplicate id {ex.id!r} at {self.unit} {first[0]} and {self.unit} {where}{hint}"
+        if self.unit == "record":
+            raise DataFormatError(msg, path=self.path, field="id")
+        raise located_error(msg, self.path, self.unit, where, "id")
+
+
 @dataclass
 class RecordParser:
     """Turn raw records of one file into validated :class:`Example` objects.

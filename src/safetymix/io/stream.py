@@ -127,17 +127,8 @@ def scan_examples(
         return sum(1 for _ in _parse(plan, format, allow_missing_response))
     import numpy as np
 
-    hashes: list[np.ndarray] = []
-    block: list[int] = []
-    n = 0
-    for _, ex in _parse(plan, format, allow_missing_response):
-        block.append(_id_hash(ex.id))
-        n += 1
-        if len(block) == 65536:
-            hashes.append(np.array(block, dtype=np.uint64))
-            block = []
-    hashes.append(np.array(block, dtype=np.uint64))
-    flat = np.concatenate(hashes)
+    parsed = _parse(plan, format, allow_missing_response)
+    flat = np.fromiter((_id_hash(ex.id) for _, ex in parsed), dtype=np.uint64)
     order = np.argsort(flat, kind="stable")
     same = np.flatnonzero(flat[order][1:] == flat[order][:-1])
     if same.size:
@@ -152,7 +143,7 @@ def scan_examples(
                 msg = f"duplicate id {ex.id!r} at {plan.unit} {first[ex.id]} and {plan.unit} {where}"
                 raise located_error(msg, plan.path, plan.unit, where, "id")
             first[ex.id] = where
-    return n
+    return int(flat.size)
 
 
 def _id_hash(text: str) -> int:

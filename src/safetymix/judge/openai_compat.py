@@ -139,9 +139,9 @@ class OpenAIJudge(Judge):
 
     def _judge(self, prompts: list[str], responses: list[str], *, show_progress: bool) -> list[Verdict]:
         self._check()
-        from safetymix.label.chat_http import ask_chat, message_content
+        from safetymix.label.chat_http import chat_answers, message_content
 
-        answers = ask_chat(
+        answers = chat_answers(
             self,
             [self.messages(p, r) for p, r in zip(prompts, responses, strict=True)],
             headers=self._headers(),

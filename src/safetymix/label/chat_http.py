@@ -1,9 +1,8 @@
 """Send chat-completion requests to an OpenAI-compatible endpoint, concurrently, with retries.
 
-Shared by :class:`~safetymix.label.judge_category.JudgeCategoryLabeller`,
-:class:`~safetymix.label.guard.OpenAIGuardLabeller` and the ``openai`` judge
-(:func:`ask_chat`); each builds its own messages and headers and reads the answers. httpx
-is imported only when requests are sent.
+Shared by :class:`~safetymix.label.judge_category.JudgeCategoryLabeller` and
+:class:`~safetymix.label.guard.OpenAIGuardLabeller`; each builds its own request bodies
+and headers and reads the answers. httpx is imported only when requests are sent.
 
 Retry policy: HTTP 429, any 5xx and transport errors (connection refused, timeouts) are
 retried up to ``max_retries`` times. Retry ``n`` (from 1) waits ``backoff * 2**(n - 1)``
@@ -17,6 +16,7 @@ import logging
 import os
 import re
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -30,22 +30,33 @@ logger = logging.getLogger(__name__)
 MAX_RETRY_AFTER = 60.0
 
 
-def bearer_headers(api_key_env: str | None) -> dict[str, str]:
+def bearer_headers(api_key_env: str | None, *, missing: str = "raise") -> dict[str, str]:
     """JSON headers plus ``Authorization: Bearer <key>`` read from the variable ``api_key_env``.
 
-    Raises ConfigError naming the variable (never the key) when it is unset; ``None`` means
-    a server without keys.
+    An unset variable raises ConfigError naming the variable (never the key), or with
+    ``missing="warn"`` warns and sends no key; ``None`` means a server without keys.
     """
     headers = {"Content-Type": "application/json"}
-    if api_key_env is not None:
+    if api_key_env:
         key = os.environ.get(api_key_env)
-        if not key:
+        if not key and missing == "warn":
+            message = f"${api_key_env} is not set; sending requests without an API key"
+            warnings.warn(message, RuntimeWarning, stacklevel=4)
+        elif not key:
             raise ConfigError(
                 f"environment variable {api_key_env} (api_key_env) is not set; "
                 "set it, or pass api_key_env=None for a server without keys"
             )
         headers["Authorization"] = f"Bearer {key}"
     return headers
+
+
+def check_request_options(concurrency: int, max_retries: int) -> None:
+    """ConfigError unless ``concurrency >= 1`` and ``max_retries >= 0``."""
+    if concurrency < 1:
+        raise ConfigError(f"concurrency must be >= 1; got {concurrency!r}")
+    if max_retries < 0:
+        raise ConfigError(f"max_retries must be >= 0; got {max_retries!r}")
 
 
 def is_retryable(status: int) -> bool:
@@ -241,7 +252,7 @@ def post_chat_completions(
     return out
 
 
-def ask_chat(
+def chat_answers(
     endpoint: Any,
     conversations: Sequence[list[dict[str, str]]],
     *,
@@ -249,33 +260,14 @@ def ask_chat(
     temperature: float = 0.0,
     progress: str | None = None,
 ) -> list[Any]:
-    """One chat completion per conversation, with the settings an endpoint client stores.
+    """One chat completion per conversation, with the settings of ``endpoint`` (a labeller).
 
-    ``endpoint`` has ``base_url``, ``model``, ``max_tokens``, ``timeout``, ``concurrency``,
-    ``max_retries`` and ``backoff`` (the guard labeller, the category judge, the openai
-    judge); the answers come back as :func:`post_chat_completions` returns them.
-
-    Raises
-    ------
-    ConfigError
-        ``concurrency < 1`` or ``max_retries < 0``.
-    ChatRequestError
-        As :func:`post_chat_completions`.
+    ``endpoint`` carries ``base_url``, ``model``, ``max_tokens``, ``timeout``,
+    ``concurrency``, ``max_retries`` and ``backoff``; the answers are those of
+    :func:`post_chat_completions`, in the order of ``conversations``.
     """
-    if endpoint.concurrency < 1 or endpoint.max_retries < 0:
-        raise ConfigError(
-            "concurrency must be >= 1 and max_retries must be >= 0, "
-            f"got {endpoint.concurrency} and {endpoint.max_retries}"
-        )
-    bodies = [
-        {
-            "model": endpoint.model,
-            "messages": m,
-            "temperature": temperature,
-            "max_tokens": endpoint.max_tokens,
-        }
-        for m in conversations
-    ]
+    limits = {"temperature": temperature, "max_tokens": endpoint.max_tokens}
+    bodies = [{"model": endpoint.model, "messages": m, **limits} for m in conversations]
     return post_chat_completions(
         endpoint.base_url,
         bodies,

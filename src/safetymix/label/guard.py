@@ -29,7 +29,13 @@ from typing import Any, ClassVar
 
 from safetymix.errors import ConfigError, MissingDependencyError, SafetymixError
 from safetymix.label.behaviour import BehaviourFlags, BehaviourLabeller
-from safetymix.label.chat_http import ChatRequestError, ask_chat, message_content
+from safetymix.label.chat_http import (
+    ChatRequestError,
+    bearer_headers,
+    chat_answers,
+    check_request_options,
+    message_content,
+)
 from safetymix.schema import Example
 
 #: WildGuard's instruction (allenai/wildguard, wildguard/utils.py), without chat markup.
@@ -283,21 +289,15 @@ class OpenAIGuardLabeller(BehaviourLabeller):
         self.max_tokens = max_tokens
         self.instruction = instruction
 
-    def _headers(self) -> dict[str, str]:
-        from safetymix.label.chat_http import bearer_headers
-
-        return bearer_headers(self.api_key_env)
-
     def label(self, examples: Sequence[Example], *, show_progress: bool = False) -> list[BehaviourFlags]:
+        check_request_options(self.concurrency, self.max_retries)
         if not examples:
             return []
-        conversations = [
-            [{"role": "user", "content": format_guard_prompt(ex, self.instruction)}] for ex in examples
-        ]
+        headers = bearer_headers(self.api_key_env)
+        chats = [[{"role": "user", "content": format_guard_prompt(ex, self.instruction)}] for ex in examples]
+        progress = "guard" if show_progress else None
         try:
-            responses = ask_chat(
-                self, conversations, headers=self._headers(), progress="guard" if show_progress else None
-            )
+            responses = chat_answers(self, chats, headers=headers, progress=progress)
         except ChatRequestError as exc:
             if exc.status is None:
                 msg = f"{exc.url}: {type(exc.error).__name__} after {exc.tries} tries"

@@ -9,7 +9,6 @@ the one :class:`~safetymix.label.category.EmbeddingCategoryLabeller` gives.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import warnings
 from collections import Counter
@@ -17,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from safetymix.errors import SafetymixError
-from safetymix.label.chat_http import ask_chat, message_content
+from safetymix.label.chat_http import bearer_headers, chat_answers, check_request_options, message_content
 from safetymix.label.taxonomy import Taxonomy, load_taxonomy
 from safetymix.schema import Example
 
@@ -186,20 +185,6 @@ class JudgeCategoryLabeller:
             {"role": "user", "content": prompt},
         ]
 
-    def _headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json"}
-        if self.api_key_env:
-            key = os.environ.get(self.api_key_env)
-            if key:
-                headers["Authorization"] = f"Bearer {key}"
-            else:
-                warnings.warn(
-                    f"${self.api_key_env} is not set; sending requests without an API key",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
-        return headers
-
     def label(self, examples: Sequence[Example], *, show_progress: bool = False) -> list[list[str]]:
         """Harm categories of each example, in the judge's order.
 
@@ -225,19 +210,18 @@ class JudgeCategoryLabeller:
             (:class:`~safetymix.label.chat_http.ChatRequestError`), or the answer had no
             message content.
         """
+        check_request_options(self.concurrency, self.max_retries)
+        headers = bearer_headers(self.api_key_env, missing="warn")
         names = load_taxonomy(self.taxonomy).names
         todo = list(
             dict.fromkeys(
                 ex.prompt for ex in examples if not (self.skip_benign and ex.harmful_request is False)
             )
         )
-        responses = ask_chat(
-            self,
-            [self.build_messages(prompt) for prompt in todo],
-            headers=self._headers(),
-            temperature=self.temperature,
-            progress="judge" if show_progress else None,
-        )
+        chats = [self.build_messages(prompt) for prompt in todo]
+        progress = "judge" if show_progress else None
+        temperature = self.temperature
+        responses = chat_answers(self, chats, headers=headers, temperature=temperature, progress=progress)
         self.unknown_counts_: Counter[str] = Counter()
         parsed: dict[str, list[str]] = {}
         url = self.base_url.rstrip("/") + "/chat/completions"

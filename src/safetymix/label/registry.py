@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from safetymix.errors import ConfigError
+from safetymix.errors import ConfigError, build_by_name, check_name
 from safetymix.label.behaviour import EmbeddingLabeller, RulesLabeller
 from safetymix.label.category import EmbeddingCategoryLabeller
 from safetymix.label.chat_http import redact
@@ -74,23 +74,14 @@ DEFAULT_BEHAVIOUR_LABELLER = "embedding"
 DEFAULT_CATEGORY_LABELLER = "embedding"
 
 
-def _get(kind: str, table: dict[str, type], name: str, params: dict[str, Any]):
-    if name not in table:
-        raise ConfigError(f"unknown {kind} labeller {name!r}; valid: {', '.join(table)}")
-    try:
-        return table[name](**params)
-    except TypeError as exc:
-        raise ConfigError(f"{kind} labeller {name!r}: {exc}") from exc
-
-
 def get_behaviour_labeller(name: str = DEFAULT_BEHAVIOUR_LABELLER, **params: Any):
     """Build the behaviour labeller called ``name``; unknown names list every valid one."""
-    return _get("behaviour", BEHAVIOUR_LABELLERS, name, params)
+    return build_by_name("behaviour labeller", BEHAVIOUR_LABELLERS, name, params)
 
 
 def get_category_labeller(name: str = DEFAULT_CATEGORY_LABELLER, **params: Any):
     """Build the category labeller called ``name``; unknown names list every valid one."""
-    return _get("category", CATEGORY_LABELLERS, name, params)
+    return build_by_name("category labeller", CATEGORY_LABELLERS, name, params)
 
 
 def available_labellers() -> dict[str, list[str]]:
@@ -127,8 +118,7 @@ class LabellerSpec:
         table = {"behaviour": BEHAVIOUR_LABELLERS, "category": CATEGORY_LABELLERS}.get(self.kind)
         if table is None:
             raise ConfigError(f"labeller kind must be 'behaviour' or 'category', got {self.kind!r}")
-        if self.name not in table:
-            raise ConfigError(f"unknown {self.kind} labeller {self.name!r}; valid: {', '.join(table)}")
+        check_name(f"{self.kind} labeller", table, self.name)
 
     def build(self):
         """The labeller object (loads nothing yet: models load on first use)."""

@@ -31,6 +31,21 @@ logger = logging.getLogger(__name__)
 ChunkLabeller = Callable[[list[Example]], tuple[list[Example], dict[str, Any]]]
 
 
+def local_chunk_labeller(behaviour: Any, category: Any, *, overwrite: bool = False) -> ChunkLabeller:
+    """``label_chunk`` running :func:`~safetymix.label.label_pool` in this process.
+
+    The labellers (names, specs or objects, as for ``label_pool``) are built once here, so
+    their models load once for the whole file.
+    """
+    beh = resolve_labeller(behaviour, "behaviour") if behaviour is not None else None
+    cat = resolve_labeller(category, "category") if category is not None else None
+
+    def label_chunk(examples: list[Example]) -> tuple[list[Example], dict[str, Any]]:
+        return label_pool(examples, behaviour_labeller=beh, category_labeller=cat, overwrite=overwrite)
+
+    return label_chunk
+
+
 def gold_refusal(value: object) -> bool | None:
     """Read a human refusal label: a bool, or XSTest's ``final_label`` strings
     (``2_full_refusal`` and ``3_partial_refusal`` are refusals, ``1_full_compliance`` is not)."""
@@ -143,12 +158,7 @@ def label_file(
         advance(n)
 
     if label_chunk is None:
-        beh = resolve_labeller(behaviour_labeller, "behaviour") if behaviour_labeller is not None else None
-        cat = resolve_labeller(category_labeller, "category") if category_labeller is not None else None
-
-        def label_chunk(examples: list[Example]) -> tuple[list[Example], dict[str, Any]]:
-            return label_pool(examples, behaviour_labeller=beh, category_labeller=cat, overwrite=overwrite)
-
+        label_chunk = local_chunk_labeller(behaviour_labeller, category_labeller, overwrite=overwrite)
     fingerprint = {
         "safetymix_version": __version__,
         "input": {"path": str(Path(path).resolve()), **(vars(snapshot) if snapshot else {})},
@@ -186,7 +196,7 @@ def label_file(
 def _label_chunks(
     path, out, partial, state_path, state, n, label_chunk, chunk_size, read, gold, show_progress
 ):
-    from safetymix.io import iter_chunks
+    from safetymix.io import iter_chunks, write_json
     from safetymix.io.progress import progress_bar
     from safetymix.io.writers import encode_example
 
@@ -210,7 +220,7 @@ def _label_chunks(
             _count(counts, labelled, rep, gold)
             state["n_done"] += len(labelled)
             state["bytes"] = fh.tell()
-            _save_state(state_path, state)
+            write_json(state_path, state)
             advance(len(labelled))
 
 
@@ -280,9 +290,3 @@ def _load_state(state_path: Path, partial: Path, fingerprint: dict[str, Any]) ->
     if not partial.exists() or partial.stat().st_size < state.get("bytes", 0):
         return None
     return state
-
-
-def _save_state(path: Path, state: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(state, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)

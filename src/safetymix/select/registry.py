@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from safetymix.errors import ConfigError
+from safetymix.errors import check_name
 from safetymix.select.base import Strategy
 from safetymix.select.conditioned import TrainFarStrategy, TrainNearStrategy
 from safetymix.select.diversity import FacilityLocationStrategy, KCenterStrategy, KMeansMedoidsStrategy
@@ -46,10 +46,7 @@ def get_strategy(name: str, **params: Any) -> Strategy:
     ConfigError
         For an unknown name (listing every valid one) or a parameter the strategy does not take.
     """
-    base, aware = (name[:-2], True) if name.endswith("-b") else (name, False)
-    if base not in STRATEGIES:
-        raise ConfigError(f"unknown strategy {name!r}; valid: {', '.join(available_strategies())}")
-    cls = STRATEGIES[base]
+    cls, aware = _strategy_class(name)
     given = {k: v for k, v in params.items() if k not in ("seed", "behaviours", "rules")}
     check_param_names(name, cls, given)
     strategy = cls(behaviour_aware=aware, **params)
@@ -61,13 +58,17 @@ def strategy_params(name: str, params: dict[str, Any], *, allow_behaviours: bool
     """Check user-given parameters of strategy ``name``: names against the class's constraint
     table (never ``seed``, nor ``behaviours`` and ``rules`` unless ``allow_behaviours``: a
     sweep's strategy entries set them, select has options for them), then values."""
-    base = name.removesuffix("-b")
-    if base not in STRATEGIES:
-        raise ConfigError(f"unknown strategy {name!r}; valid: {', '.join(available_strategies())}")
+    cls, aware = _strategy_class(name)
     reserved = ("seed", "behaviour_aware") if allow_behaviours else RESERVED
-    check_param_names(name, STRATEGIES[base], params, reserved)
-    validate_params(STRATEGIES[base](behaviour_aware=name.endswith("-b"), **params))
+    check_param_names(name, cls, params, reserved)
+    validate_params(cls(behaviour_aware=aware, **params))
     return params
+
+
+def _strategy_class(name: str) -> tuple[type[Strategy], bool]:
+    """The class of strategy ``name`` and whether it is behaviour-aware (the ``-b`` form)."""
+    check_name("strategy", dict.fromkeys(available_strategies()), name)
+    return STRATEGIES[name.removesuffix("-b")], name.endswith("-b")
 
 
 def strategy_requires(names: Any) -> frozenset[str]:

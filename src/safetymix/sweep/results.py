@@ -250,17 +250,6 @@ def read_cell(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def is_finished(run_dir: str | Path, cell_id: str) -> bool:
-    """Whether ``cells/<cell_id>.json`` holds a valid result with status ``"ok"``."""
-    path = cell_path(run_dir, cell_id)
-    if not path.is_file():
-        return False
-    try:
-        return read_cell(path)["status"] == "ok"
-    except DataFormatError:
-        return False
-
-
 def load_cells(run_dir: str | Path, *, current_only: bool = True) -> list[dict[str, Any]]:
     """Every cell result of a sweep, validated, sorted by cell id.
 
