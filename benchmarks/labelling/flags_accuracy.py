@@ -267,22 +267,28 @@ def promise(rows: list[dict[str, Any]], datasets: Path, enc: Encoder) -> dict[st
     """The PKU-SafeRLHF pairs as a pool, harmful_response from a head trained without PKU (the
     other flags and categories from the shipped labellers, which never saw PKU): unsafe
     answers (human labels) among k = 100 picks of sss-b and random-b, 5 seeds."""
+    f = Flag("harmful_response", rows, enc)
+    test = f.source == "pku_saferlhf"
+    p, head = f.held_out(test)
+    out = promise_picks(list(np.array(f.rows)[test]), [head.decide(float(q)) for q in p])
+    print(f"promise on PKU-SafeRLHF (head without PKU): {out}", flush=True)
+    return out
+
+
+def promise_picks(pku: list[dict[str, Any]], harmful: list[bool | None]) -> dict[str, Any]:
+    """Unsafe answers picked at k = 100 from ``pku`` whose harmful_response flags are ``harmful``."""
     from safetymix.label import label_pool
     from safetymix.schema import make_example
     from safetymix.select import Pool, get_strategy
 
-    f = Flag("harmful_response", rows, enc)
-    test = f.source == "pku_saferlhf"
-    p, head = f.held_out(test)
-    pku = [r for r in np.array(f.rows)[test]]
     examples = [
-        make_example(r["prompt"], r["response"], harmful_response=head.decide(float(q)))
-        for r, q in zip(pku, p, strict=True)
+        make_example(r["prompt"], r["response"], harmful_response=h)
+        for r, h in zip(pku, harmful, strict=True)
     ]
     unsafe = {e.id for e, r in zip(examples, pku, strict=True) if r["harmful_response"]}
     labelled, _ = label_pool(examples)
-    for e, q in zip(labelled, p, strict=True):  # unsure rows keep the PKU-free head's verdict
-        e.harmful_response = head.decide(float(q))
+    for e, h in zip(labelled, harmful, strict=True):  # unsure rows keep the PKU-free verdict
+        e.harmful_response = h
         e.extra["label_origin"]["harmful_response"] = "predicted"
     out: dict[str, Any] = {
         "pool": len(labelled),
@@ -295,7 +301,6 @@ def promise(rows: list[dict[str, Any]], datasets: Path, enc: Encoder) -> dict[st
             sel = get_strategy(name, seed=seed).select(Pool(labelled), 100)
             counts.append(len(set(sel.ids) & unsafe))
         out[name] = {"unsafe_picked_per_seed": counts, "picked": len(sel.picks)}
-    print(f"promise on PKU-SafeRLHF (head without PKU): {out}", flush=True)
     return out
 
 

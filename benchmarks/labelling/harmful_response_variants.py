@@ -14,7 +14,10 @@ was tried to make it transfer to a source it never saw:
 For each held-out source: recall / precision / F1 at the variant's own threshold, ROC AUC,
 and the best recall any threshold reaches at precision >= 0.75 (a ceiling: it peeks at the
 test labels, so it measures the ranking, not a usable threshold). The held-out source never
-enters training, threshold choice or the TF-IDF vocabulary.
+enters training, threshold choice or the TF-IDF vocabulary. ``promise_fused_loso``: the
+promise measurement of ``flags_accuracy.py`` (unsafe answers among k = 100 sss-b / random-b
+picks from the PKU-SafeRLHF pool) with the fused leave-one-source-out head's flags (no unsure
+band).
 
 Usage::
 
@@ -41,6 +44,7 @@ from flags_accuracy import (  # noqa: E402
     Flag,
     build_training_rows,
     prf,
+    promise_picks,
     response_harm_rows,
     xstest_rows,
 )
@@ -162,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
             "fused_loso": measure(y, p_fused, loso_threshold(scorer.fused, f, train, fam)),
         }
         result["sources"][name] = row
+        if name == "pku_saferlhf":  # the promise with the fused, leave-one-source-out head
+            t = row["fused_loso"]["threshold"]
+            pku = list(np.array(f.rows)[test])
+            result["promise_fused_loso"] = promise_picks(pku, [bool(q >= t) for q in p_fused])
+            print(f"promise on PKU-SafeRLHF (fused_loso): {result['promise_fused_loso']}", flush=True)
         for variant, m in row.items():
             print(
                 f"{name:20s} {variant:11s} R {m['recall']:.3f} P {m['precision']:.3f} F1 {m['f1']:.3f} "
