@@ -217,14 +217,19 @@ def refusal(rows: list[dict[str, Any]], datasets: Path, enc: Encoder) -> dict[st
     f = Flag("refusal", rows + xstest_rows(datasets), enc)
     out: dict[str, Any] = {}
     correct = 0
+    pooled_p, pooled_y = [], []
     for m in XSTEST_MODELS:
         test = f.source == f"xstest/{m}"
         p, head = f.held_out(test)
         pred = (p >= head.threshold).astype(int)
         out[m] = prf(f.y[test], pred)
         correct += int(np.sum(pred == f.y[test]))
+        pooled_p.append(p)
+        pooled_y.append(f.y[test])
     n = int(np.sum(np.char.startswith(f.source.astype(str), "xstest/")))
-    out["all"] = {"n": n, "accuracy": round(correct / n, 3)}
+    p, y = np.concatenate(pooled_p), np.concatenate(pooled_y)
+    ceiling = max(float(np.mean((p >= t) == y)) for t in np.unique(p))  # peeks at the labels
+    out["all"] = {"n": n, "accuracy": round(correct / n, 3), "ceiling_accuracy": round(ceiling, 3)}
     print(f"refusal xstest held out by model: {out['all']}", flush=True)
     return out
 
