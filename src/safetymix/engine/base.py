@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from safetymix.embed.encoder import DEFAULT_MODEL, Encoder
 from safetymix.label.registry import LabellerSpec
-from safetymix.label.stream import ChunkLabeller
+from safetymix.label.stream import ChunkLabeller, local_chunk_labeller
 
 
 class Engine:
@@ -53,8 +53,9 @@ class Engine:
         *,
         overwrite: bool = False,
     ) -> ChunkLabeller:
-        """``label_chunk(examples) -> (labelled, report)`` for :func:`safetymix.label.label_file`."""
-        raise NotImplementedError
+        """``label_chunk(examples) -> (labelled, report)`` for :func:`safetymix.label.label_file`;
+        by default the labellers run in this process."""
+        return local_chunk_labeller(behaviour, category, overwrite=overwrite)
 
     def close(self) -> None:
         """Release what the engine started (a local Ray instance, ...)."""

@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 from safetymix.engine.base import Engine
-from safetymix.label.registry import LabellerSpec
-from safetymix.label.stream import ChunkLabeller, local_chunk_labeller
 
 
 class LocalEngine(Engine):
@@ -20,12 +18,3 @@ class LocalEngine(Engine):
     """
 
     name: ClassVar[str] = "local"
-
-    def chunk_labeller(
-        self,
-        behaviour: LabellerSpec | None,
-        category: LabellerSpec | None,
-        *,
-        overwrite: bool = False,
-    ) -> ChunkLabeller:
-        return local_chunk_labeller(behaviour, category, overwrite=overwrite)

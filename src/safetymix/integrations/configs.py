@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from safetymix.errors import ConfigError
+from safetymix.errors import ConfigError, check_name
 
 #: Trainers ``--emit-config`` writes a fragment for, and the formats each reads.
 TRAINERS: dict[str, tuple[str, ...]] = {
@@ -106,8 +106,7 @@ def trainer_config(
 
 def check_trainer(trainer: str, format: str, sharegpt_roles: str = "human/gpt") -> None:
     """Raise :class:`ConfigError` unless ``trainer`` reads files of ``format`` (checked before mixing)."""
-    if trainer not in TRAINERS:
-        raise ConfigError(f"unknown trainer {trainer!r}; valid: {', '.join(TRAINERS)}")
+    check_name("trainer", TRAINERS, trainer)
     if format not in TRAINERS[trainer]:
         valid = ", ".join(TRAINERS[trainer])
         raise ConfigError(f"{trainer} does not read --format {format}; use one of: {valid}")

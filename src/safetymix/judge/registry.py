@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator
 
-from safetymix.errors import ConfigError
+from safetymix.errors import ConfigError, check_name
 from safetymix.judge.base import Judge
 from safetymix.judge.guard import GuardJudge
 from safetymix.judge.harmful_response import HarmfulResponseJudge
@@ -31,8 +31,7 @@ DEFAULT_JUDGE = "refusal-match"
 
 def known_judge(name: str) -> str:
     """``name`` when it is a judge; else ConfigError (a ValueError, so pydantic reports it too)."""
-    if name not in JUDGES:
-        raise ConfigError(f"unknown judge {name!r}; valid: {', '.join(JUDGES)}")
+    check_name("judge", JUDGES, name)
     return name
 
 

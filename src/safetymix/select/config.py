@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from safetymix.errors import BudgetError
+from safetymix.errors import BudgetError, check_name
 from safetymix.io.readers import DEFAULT_DUPLICATES, DUPLICATES_HELP
 from safetymix.schema import BEHAVIOURS, Example
 from safetymix.select.base import DEFAULT_BEHAVIOURS, Selection
@@ -47,8 +47,7 @@ class SelectConfig(PoolConfig):
     @field_validator("strategy")
     @classmethod
     def _known_strategy(cls, v: str) -> str:
-        if v not in available_strategies():
-            raise ValueError(f"unknown strategy {v!r}; valid: {', '.join(available_strategies())}")
+        check_name("strategy", dict.fromkeys(available_strategies()), v)
         return v
 
     @field_validator("behaviour")

@@ -118,24 +118,23 @@ def cell_metrics(report: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
     # Pool the harmful suites by category: add the counts, then one Wilson interval each.
     use_judge = judged_harm is not None
     counts: dict[str, dict[str, list[int]]] = {"harmfulness": {}, "harmful_refusal": {}}
+
+    def add(metric: str, cat: str, k: int, n: int) -> None:
+        c = counts[metric].setdefault(cat, [0, 0])
+        c[0], c[1] = c[0] + k, c[1] + n
+
     for suite in report.get("suites", {}).values():
         if suite.get("kind") != "harmful":
             continue
         for cat, m in suite["metrics"].get("per_category", {}).items():
             ref = m.get("refusal_rate")
             if ref and ref["n_judged"]:
-                c = counts["harmful_refusal"].setdefault(cat, [0, 0])
-                c[0] += ref["count"]
-                c[1] += ref["n_judged"]
+                add("harmful_refusal", cat, ref["count"], ref["n_judged"])
             harm = m.get("harmful_rate") if use_judge else None
             if harm and harm["n_judged"]:
-                c = counts["harmfulness"].setdefault(cat, [0, 0])
-                c[0] += harm["count"]
-                c[1] += harm["n_judged"]
+                add("harmfulness", cat, harm["count"], harm["n_judged"])
             elif not use_judge and ref and ref["n_judged"]:
-                c = counts["harmfulness"].setdefault(cat, [0, 0])
-                c[0] += ref["n_judged"] - ref["count"]
-                c[1] += ref["n_judged"]
+                add("harmfulness", cat, ref["n_judged"] - ref["count"], ref["n_judged"])
     per_category: dict[str, Any] = {}
     for metric, cats in counts.items():
         if not cats:
