@@ -113,10 +113,17 @@ class Flag:
         return head.proba(self.x[test]), head
 
 
+def families(source: np.ndarray) -> np.ndarray:
+    """The unit held out together: GPTFuzz's two files, the five XSTest models, ..."""
+    fam = np.array([s.split("/")[0] for s in source])
+    fam[np.char.startswith(source.astype(str), "rdc/jailbreakbench")] = "rdc_jailbreakbench"
+    fam[np.char.startswith(source.astype(str), "harmbench_safe")] = "harmbench_safe"
+    return fam
+
+
 def harmful_response(rows: list[dict[str, Any]], enc: Encoder) -> dict[str, Any]:
     f = Flag("harmful_response", rows, enc)
-    family = np.array([s.split("/")[0] for s in f.source])
-    family[np.char.startswith(f.source.astype(str), "rdc/jailbreakbench")] = "rdc_jailbreakbench"
+    family = families(f.source)
     tests = {
         "gptfuzz": family == "gptfuzz",
         "pku_saferlhf": family == "pku_saferlhf",
@@ -336,12 +343,17 @@ def main(argv: list[str] | None = None) -> int:
     if "promise" in args.only:
         harm = rows + response_harm_rows(args.datasets) + xstest_rows(args.datasets, with_harm=True)
         result["promise"] = promise(harm, args.datasets, enc)
-    result["seconds"] = round(time.time() - start, 1)
-    tmp = OUT.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
-    tmp.replace(OUT)
-    print(f"wrote {OUT} in {result['seconds']} s")
+    write_result(OUT, result, start)
     return 0
+
+
+def write_result(out: Path, result: dict[str, Any], start: float) -> None:
+    """Record the run time and write ``result`` (sorted keys, temp file + rename)."""
+    result["seconds"] = round(time.time() - start, 1)
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
+    tmp.replace(out)
+    print(f"wrote {out} in {result['seconds']} s")
 
 
 if __name__ == "__main__":

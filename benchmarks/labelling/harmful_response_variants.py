@@ -30,7 +30,6 @@ embedding cache).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -43,31 +42,25 @@ from flags_accuracy import (  # noqa: E402
     DEFAULT_DATASETS,
     Flag,
     build_training_rows,
+    families,
     prf,
     promise_picks,
     response_harm_rows,
+    write_result,
     xstest_rows,
 )
 
 from safetymix.embed.encoder import DEFAULT_MODEL, Encoder  # noqa: E402
-from safetymix.label.head_training import HEAD_SETTINGS, _split, fit_head  # noqa: E402
+from safetymix.label.head_training import HEAD_SETTINGS, _f1, _split, fit_head  # noqa: E402
 
 OUT = Path(__file__).with_suffix(".json")
 SOURCES = ("gptfuzz", "pku_saferlhf", "xstest", "rdc_jailbreakbench")
 THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.05), 2)
 
 
-def families(source: np.ndarray) -> np.ndarray:
-    """The unit held out together: GPTFuzz's two files, the five XSTest models, ..."""
-    fam = np.array([s.split("/")[0] for s in source])
-    fam[np.char.startswith(source.astype(str), "rdc/jailbreakbench")] = "rdc_jailbreakbench"
-    fam[np.char.startswith(source.astype(str), "harmbench_safe")] = "harmbench_safe"
-    return fam
-
-
 def f1(y: np.ndarray, p: np.ndarray, t: float) -> float:
-    pred = p >= t
-    return 2 * float(np.sum(pred & (y == 1))) / max(float(pred.sum() + y.sum()), 1.0)
+    """F1 of the flag at threshold ``t`` (the head trainer's own F1)."""
+    return _f1(y, (p >= t).astype(int))
 
 
 class Scorer:
@@ -178,11 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"ceiling {m['ceiling_recall_at_precision_0.75']:.3f}",
                 flush=True,
             )
-    result["seconds"] = round(time.time() - start, 1)
-    tmp = OUT.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
-    tmp.replace(OUT)
-    print(f"wrote {OUT} in {result['seconds']} s")
+    write_result(OUT, result, start)
     return 0
 
 
