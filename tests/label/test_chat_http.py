@@ -13,12 +13,7 @@ import pytest
 
 from safetymix.errors import SafetymixError
 from safetymix.label import chat_http
-from safetymix.label.chat_http import (
-    MAX_RETRY_AFTER,
-    ChatRequestError,
-    message_content,
-    post_chat_completions,
-)
+from safetymix.label.chat_http import MAX_RETRY_AFTER, ChatEndpoint, ChatRequestError, message_content
 
 
 class _Stub:
@@ -77,21 +72,20 @@ def sleeps(monkeypatch):
     return delays
 
 
-def _bodies(*texts):
-    return [{"model": "m", "messages": [{"role": "user", "content": t}]} for t in texts]
+def _chats(*texts):
+    return [[{"role": "user", "content": t}] for t in texts]
 
 
-def _post(url, bodies, **kwargs):
-    params = {"headers": {}, "timeout": 5.0, "concurrency": 2, "max_retries": 2, "backoff": 0.5}
-    return post_chat_completions(url, bodies, **(params | kwargs))
+def _post(url, chats, progress=None, **kwargs):
+    params = {"api_key_env": None, "timeout": 5.0, "concurrency": 2, "max_retries": 2, "backoff": 0.5}
+    return ChatEndpoint(url, "m", **(params | kwargs)).answers(chats, progress=progress)
 
 
-def test_answers_come_back_in_order_with_headers(stub, sleeps, caplog):
+def test_answers_come_back_in_order_with_headers(stub, sleeps, caplog, monkeypatch):
     texts = [f"q{i}" for i in range(12)]
+    monkeypatch.setenv("CHAT_TEST_KEY", "k")
     with caplog.at_level(logging.INFO, logger="safetymix.label.chat_http"):
-        out = _post(
-            stub.url, _bodies(*texts), headers={"Authorization": "Bearer k"}, concurrency=4, progress="t"
-        )
+        out = _post(stub.url, _chats(*texts), api_key_env="CHAT_TEST_KEY", concurrency=4, progress="t")
     assert [message_content(r) for r in out] == [f"echo: {t}" for t in texts]
     assert {s for s in stub.seen} == {("/v1/chat/completions", "Bearer k")}
     assert "t: 12/12 requests" in caplog.text
@@ -101,7 +95,7 @@ def test_answers_come_back_in_order_with_headers(stub, sleeps, caplog):
 
 def test_retries_with_backoff_and_capped_retry_after(stub, sleeps):
     stub.failures = [(503, None), (429, "0.1"), (429, "7200")]
-    out = _post(stub.url, _bodies("x"), max_retries=3, concurrency=1)
+    out = _post(stub.url, _chats("x"), max_retries=3, concurrency=1)
     assert message_content(out[0]) == "echo: x"
     # exponential backoff (0.5, 1, 2); Retry-After only ever lengthens it, up to the cap
     assert sleeps == [0.5, 1.0, MAX_RETRY_AFTER]
@@ -111,7 +105,7 @@ def test_retries_with_backoff_and_capped_retry_after(stub, sleeps):
 def test_gives_up_after_retries(stub, sleeps):
     stub.failures = [(500, None)] * 5
     with pytest.raises(ChatRequestError, match="failed after 3 tries; last error: HTTP 500: 'nope'") as info:
-        _post(stub.url, _bodies("x"))
+        _post(stub.url, _chats("x"))
     err = info.value
     assert (err.tries, err.status, err.retryable) == (3, 500, True)
     assert isinstance(err, SafetymixError) and isinstance(err, RuntimeError)
@@ -121,7 +115,7 @@ def test_gives_up_after_retries(stub, sleeps):
 def test_other_status_fails_at_once(stub, sleeps):
     stub.failures = [(401, None)]
     with pytest.raises(ChatRequestError, match="refused the request: HTTP 401") as info:
-        _post(stub.url, _bodies("x"))
+        _post(stub.url, _chats("x"))
     assert (info.value.tries, info.value.retryable) == (1, False)
     assert sleeps == [] and len(stub.seen) == 1
 
@@ -131,7 +125,7 @@ def test_transport_error_is_retried_then_chained(sleeps):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with pytest.raises(ChatRequestError, match="failed after 2 tries; last error: ConnectError") as info:
-        _post(f"http://127.0.0.1:{port}/v1", _bodies("x"), max_retries=1)
+        _post(f"http://127.0.0.1:{port}/v1", _chats("x"), max_retries=1)
     assert info.value.status is None
     assert isinstance(info.value.__cause__, httpx.ConnectError)
     assert sleeps == [0.5]
@@ -147,7 +141,7 @@ def test_message_content_shapes():
     assert message_content(resp("not json")) is None
 
 
-def test_credentials_are_redacted_from_urls_and_bodies():
+def test_credentials_are_redacted_from_urls_and_chats():
     from safetymix.label.chat_http import ChatRequestError, redact
 
     assert redact("http://user:s3cret@host:8000/v1") == "http://***@host:8000/v1"
@@ -162,3 +156,16 @@ def test_credentials_are_redacted_from_urls_and_bodies():
         secrets=["KEY-VALUE-123"],
     )
     assert "pw" not in str(err) and "KEY-VALUE-123" not in str(err) and "***" in str(err)
+
+
+def test_check_names_every_bad_option():
+    ChatEndpoint("http://h/v1", "m").check()
+    with pytest.raises(SafetymixError, match="ChatEndpoint needs base_url= and model="):
+        ChatEndpoint("", "m").check()
+    bad = ChatEndpoint("http://h/v1", "m", concurrency=0, max_retries=-1, timeout=0, backoff=-1.0)
+    with pytest.raises(SafetymixError) as info:
+        bad.answers([])  # checked before anything is sent
+    assert str(info.value) == (
+        "concurrency must be >= 1; got 0; max_retries must be >= 0; got -1; "
+        "backoff must be >= 0; got -1.0; timeout must be > 0; got 0"
+    )

@@ -1,8 +1,10 @@
 """Send chat-completion requests to an OpenAI-compatible endpoint, concurrently, with retries.
 
-Shared by :class:`~safetymix.label.judge_category.JudgeCategoryLabeller` and
-:class:`~safetymix.label.guard.OpenAIGuardLabeller`; each builds its own request bodies
-and headers and reads the answers. httpx is imported only when requests are sent.
+:class:`ChatEndpoint` holds the endpoint options and sends the requests; it is the base of
+:class:`~safetymix.judge.openai_compat.OpenAIJudge`,
+:class:`~safetymix.label.guard.OpenAIGuardLabeller` and
+:class:`~safetymix.label.judge_category.JudgeCategoryLabeller`, which build the
+conversations and read the answers. httpx is imported only when requests are sent.
 
 Retry policy: HTTP 429, any 5xx and transport errors (connection refused, timeouts) are
 retried up to ``max_retries`` times. Retry ``n`` (from 1) waits ``backoff * 2**(n - 1)``
@@ -19,6 +21,8 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import KW_ONLY, dataclass
+from functools import partial
 from typing import Any
 
 from safetymix.errors import ConfigError, SafetymixError
@@ -28,35 +32,6 @@ logger = logging.getLogger(__name__)
 #: Longest wait, in seconds, that a ``Retry-After`` header can ask for, so a server cannot
 #: stall a run for hours.
 MAX_RETRY_AFTER = 60.0
-
-
-def bearer_headers(api_key_env: str | None, *, missing: str = "raise") -> dict[str, str]:
-    """JSON headers plus ``Authorization: Bearer <key>`` read from the variable ``api_key_env``.
-
-    An unset variable raises ConfigError naming the variable (never the key), or with
-    ``missing="warn"`` warns and sends no key; ``None`` means a server without keys.
-    """
-    headers = {"Content-Type": "application/json"}
-    if api_key_env:
-        key = os.environ.get(api_key_env)
-        if not key and missing == "warn":
-            message = f"${api_key_env} is not set; sending requests without an API key"
-            warnings.warn(message, RuntimeWarning, stacklevel=4)
-        elif not key:
-            raise ConfigError(
-                f"environment variable {api_key_env} (api_key_env) is not set; "
-                "set it, or pass api_key_env=None for a server without keys"
-            )
-        headers["Authorization"] = f"Bearer {key}"
-    return headers
-
-
-def check_request_options(concurrency: int, max_retries: int) -> None:
-    """ConfigError unless ``concurrency >= 1`` and ``max_retries >= 0``."""
-    if concurrency < 1:
-        raise ConfigError(f"concurrency must be >= 1; got {concurrency!r}")
-    if max_retries < 0:
-        raise ConfigError(f"max_retries must be >= 0; got {max_retries!r}")
 
 
 def is_retryable(status: int) -> bool:
@@ -187,94 +162,126 @@ def post_with_retries(
     raise AssertionError("max_retries must be >= 0")  # callers validate it
 
 
-def post_chat_completions(
-    base_url: str,
-    bodies: Sequence[Mapping[str, Any]],
-    *,
-    headers: Mapping[str, str],
-    timeout: float,
-    concurrency: int,
-    max_retries: int,
-    backoff: float,
-    progress: str | None = None,
-) -> list[Any]:
-    """POST each body to ``{base_url}/chat/completions``, ``concurrency`` at a time.
+@dataclass(eq=False, repr=False)
+class ChatEndpoint:
+    """The options of an OpenAI-compatible chat endpoint, and the requests sent to it.
+
+    Subclasses add their own options (as dataclass fields) and may change a default.
 
     Parameters
     ----------
     base_url : str
-        Endpoint root, e.g. ``"http://localhost:8000/v1"``.
-    bodies : sequence of dict
-        Request bodies (``model``, ``messages``, ...), sent as JSON.
-    headers : dict
-        Headers for every request (content type, authorization).
-    timeout : float
-        Seconds per request.
+        Endpoint root, e.g. ``"http://localhost:8000/v1"`` (vLLM) or
+        ``"https://api.openai.com/v1"``. No default.
+    model : str
+        Model name the server knows. No default.
+    api_key_env : str or None
+        NAME of the environment variable that holds the API key (default
+        ``"OPENAI_API_KEY"``); ``None`` for servers without keys. The key is read when
+        requests are sent, sent as a bearer token, and never stored or logged.
     concurrency : int
-        Requests in flight at once (>= 1; callers validate it).
+        Requests in flight at once (default 8).
     max_retries : int
-        Retries per request after the first try (>= 0).
+        Retries per request after the first try (default 5).
+    timeout : float
+        Seconds per request (default 60).
     backoff : float
-        First retry delay in seconds, doubled after each retry.
-    progress : str, optional
-        When given, log ``"{progress}: i/n requests"`` at INFO level every 10%.
-
-    Returns
-    -------
-    list of httpx.Response
-        The 200 answers, in the order of ``bodies``.
-
-    Raises
-    ------
-    ChatRequestError
-        The first request (in ``bodies`` order) that failed for good; requests not yet
-        started are cancelled.
+        First retry delay in seconds, doubled after each retry (default 1.0).
+    max_tokens : int
+        Tokens per answer (default 32).
     """
-    if not bodies:
-        return []
-    import httpx
 
-    url = base_url.rstrip("/") + "/chat/completions"
-    step = max(1, len(bodies) // 10)
-    out: list[Any] = []
-    with (
-        httpx.Client(headers=dict(headers), timeout=timeout) as client,
-        ThreadPoolExecutor(max_workers=concurrency) as pool,
-    ):
-        answers = pool.map(
-            lambda body: post_with_retries(client, url, body, max_retries=max_retries, backoff=backoff),
-            bodies,
-        )
-        for resp in answers:
-            out.append(resp)
-            if progress and (len(out) == len(bodies) or len(out) % step == 0):
-                logger.info("%s: %d/%d requests", progress, len(out), len(bodies))
-    return out
+    base_url: str
+    model: str
+    _: KW_ONLY
+    api_key_env: str | None = "OPENAI_API_KEY"
+    concurrency: int = 8
+    max_retries: int = 5
+    timeout: float = 60.0
+    backoff: float = 1.0
+    max_tokens: int = 32
 
+    @property
+    def url(self) -> str:
+        """``{base_url}/chat/completions``."""
+        return self.base_url.rstrip("/") + "/chat/completions"
 
-def chat_answers(
-    endpoint: Any,
-    conversations: Sequence[list[dict[str, str]]],
-    *,
-    headers: Mapping[str, str],
-    temperature: float = 0.0,
-    progress: str | None = None,
-) -> list[Any]:
-    """One chat completion per conversation, with the settings of ``endpoint`` (a labeller).
+    def check(self) -> None:
+        """ConfigError for a missing ``base_url`` or ``model``, or an option out of range."""
+        if not self.base_url or not self.model:
+            raise ConfigError(f"{type(self).__name__} needs base_url= and model=; there are no defaults")
+        lows = {"concurrency": 1, "max_tokens": 1, "max_retries": 0, "backoff": 0}
+        bad = [
+            f"{name} must be >= {low}; got {value!r}"
+            for name, low in lows.items()
+            if not isinstance(value := getattr(self, name), (int, float)) or value < low
+        ]
+        if not isinstance(self.timeout, (int, float)) or self.timeout <= 0:
+            bad.append(f"timeout must be > 0; got {self.timeout!r}")
+        if bad:
+            raise ConfigError("; ".join(bad))
 
-    ``endpoint`` carries ``base_url``, ``model``, ``max_tokens``, ``timeout``,
-    ``concurrency``, ``max_retries`` and ``backoff``; the answers are those of
-    :func:`post_chat_completions`, in the order of ``conversations``.
-    """
-    limits = {"temperature": temperature, "max_tokens": endpoint.max_tokens}
-    bodies = [{"model": endpoint.model, "messages": m, **limits} for m in conversations]
-    return post_chat_completions(
-        endpoint.base_url,
-        bodies,
-        headers=headers,
-        timeout=endpoint.timeout,
-        concurrency=endpoint.concurrency,
-        max_retries=endpoint.max_retries,
-        backoff=endpoint.backoff,
-        progress=progress,
-    )
+    def headers(self, missing: str = "raise") -> dict[str, str]:
+        """JSON headers plus ``Authorization: Bearer <key>`` read from the variable ``api_key_env``.
+
+        An unset variable raises ConfigError naming the variable (never the key), or with
+        ``missing="warn"`` warns and sends no key.
+        """
+        headers = {"Content-Type": "application/json"}
+        if self.api_key_env:
+            key = os.environ.get(self.api_key_env)
+            if not key and missing == "warn":
+                message = f"${self.api_key_env} is not set; sending requests without an API key"
+                warnings.warn(message, RuntimeWarning, stacklevel=4)
+            elif not key:
+                raise ConfigError(
+                    f"environment variable {self.api_key_env} (api_key_env) is not set; "
+                    "set it, or pass api_key_env=None for a server without keys"
+                )
+            headers["Authorization"] = f"Bearer {key}"
+        return headers
+
+    def answers(
+        self,
+        conversations: Sequence[list[dict[str, str]]],
+        *,
+        temperature: float = 0.0,
+        progress: str | None = None,
+        missing_key: str = "raise",
+    ) -> list[Any]:
+        """One chat completion per conversation, ``concurrency`` requests at a time.
+
+        The options are checked first (:meth:`check`); ``missing_key`` goes to
+        :meth:`headers`. With ``progress``, ``"{progress}: i/n requests"`` is logged at
+        INFO level every 10%.
+
+        Returns
+        -------
+        list of httpx.Response
+            The 200 answers, in the order of ``conversations``.
+
+        Raises
+        ------
+        ChatRequestError
+            The first request (in order) that failed for good; requests not yet started
+            are cancelled.
+        """
+        self.check()
+        if not conversations:
+            return []
+        import httpx
+
+        limits = {"temperature": temperature, "max_tokens": self.max_tokens}
+        bodies = [{"model": self.model, "messages": m, **limits} for m in conversations]
+        step = max(1, len(bodies) // 10)
+        out: list[Any] = []
+        with (
+            httpx.Client(headers=self.headers(missing_key), timeout=self.timeout) as client,
+            ThreadPoolExecutor(max_workers=self.concurrency) as pool,
+        ):
+            retries = {"max_retries": self.max_retries, "backoff": self.backoff}
+            for resp in pool.map(partial(post_with_retries, client, self.url, **retries), bodies):
+                out.append(resp)
+                if progress and (len(out) == len(bodies) or len(out) % step == 0):
+                    logger.info("%s: %d/%d requests", progress, len(out), len(bodies))
+        return out

@@ -25,17 +25,12 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from safetymix.errors import ConfigError, MissingDependencyError, SafetymixError
 from safetymix.label.behaviour import BehaviourFlags, BehaviourLabeller
-from safetymix.label.chat_http import (
-    ChatRequestError,
-    bearer_headers,
-    chat_answers,
-    check_request_options,
-    message_content,
-)
+from safetymix.label.chat_http import ChatEndpoint, ChatRequestError, message_content
 from safetymix.schema import Example
 
 #: WildGuard's instruction (allenai/wildguard, wildguard/utils.py), without chat markup.
@@ -223,7 +218,8 @@ class GuardLabeller(BehaviourLabeller):
         return _parse_all(self.generate(prompts, show_progress=show_progress), f"GuardLabeller({self.model})")
 
 
-class OpenAIGuardLabeller(BehaviourLabeller):
+@dataclass(eq=False, repr=False, kw_only=True)
+class OpenAIGuardLabeller(BehaviourLabeller, ChatEndpoint):
     """Label through an OpenAI-compatible chat endpoint serving a WildGuard-format guard.
 
     Each example becomes one ``POST {base_url}/chat/completions`` whose single user
@@ -234,70 +230,29 @@ class OpenAIGuardLabeller(BehaviourLabeller):
 
     Parameters
     ----------
-    base_url : str
-        Endpoint root, e.g. ``"http://localhost:8000/v1"``.
-    model : str
-        Model name the server knows, e.g. ``"allenai/wildguard"``.
-    api_key_env : str or None
-        Name of the environment variable holding the API key (default
-        ``"OPENAI_API_KEY"``); ``None`` for servers without keys. The key is sent as a
-        bearer token and never logged.
-    concurrency : int
-        Requests in flight at once (default 8).
-    max_retries : int
-        Retries per request after the first try (default 5).
-    timeout : float
-        Seconds per request (default 60).
-    backoff : float
-        First retry delay in seconds, doubled each retry (default 1.0).
-    max_tokens : int
-        Tokens per answer (default 32).
+    base_url, model, api_key_env, concurrency, max_retries, timeout, backoff, max_tokens
+        The endpoint options of :class:`~safetymix.label.chat_http.ChatEndpoint`, with its
+        defaults; ``model`` is e.g. ``"allenai/wildguard"``.
     instruction : str
         Message template with ``{prompt}`` and ``{response}``; default WildGuard's.
 
     Raises
     ------
     ConfigError
-        From :meth:`label`, when ``api_key_env`` names an unset variable.
+        From :meth:`label`, when ``api_key_env`` names an unset variable or an option is
+        out of range.
     GuardRequestError
         From :meth:`label`, on a non-retryable status (400, 401, 404, ...) or when the
         retries run out.
     """
 
     name: ClassVar[str] = "openai-guard"
-
-    def __init__(
-        self,
-        base_url: str,
-        model: str,
-        *,
-        api_key_env: str | None = "OPENAI_API_KEY",
-        concurrency: int = 8,
-        max_retries: int = 5,
-        timeout: float = 60.0,
-        backoff: float = 1.0,
-        max_tokens: int = 32,
-        instruction: str = WILDGUARD_INSTRUCTION,
-    ) -> None:
-        self.base_url = base_url
-        self.model = model
-        self.api_key_env = api_key_env
-        self.concurrency = concurrency
-        self.max_retries = max_retries
-        self.timeout = timeout
-        self.backoff = backoff
-        self.max_tokens = max_tokens
-        self.instruction = instruction
+    instruction: str = WILDGUARD_INSTRUCTION
 
     def label(self, examples: Sequence[Example], *, show_progress: bool = False) -> list[BehaviourFlags]:
-        check_request_options(self.concurrency, self.max_retries)
-        if not examples:
-            return []
-        headers = bearer_headers(self.api_key_env)
         chats = [[{"role": "user", "content": format_guard_prompt(ex, self.instruction)}] for ex in examples]
-        progress = "guard" if show_progress else None
         try:
-            responses = chat_answers(self, chats, headers=headers, progress=progress)
+            responses = self.answers(chats, progress="guard" if show_progress else None)
         except ChatRequestError as exc:
             if exc.status is None:
                 msg = f"{exc.url}: {type(exc.error).__name__} after {exc.tries} tries"

@@ -13,10 +13,11 @@ import re
 import warnings
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from safetymix.errors import SafetymixError
-from safetymix.label.chat_http import bearer_headers, chat_answers, check_request_options, message_content
+from safetymix.label.chat_http import ChatEndpoint, message_content
 from safetymix.label.taxonomy import Taxonomy, load_taxonomy
 from safetymix.schema import Example
 
@@ -107,7 +108,8 @@ _SYSTEM_PROMPT = (
 )
 
 
-class JudgeCategoryLabeller:
+@dataclass(eq=False, repr=False, kw_only=True)
+class JudgeCategoryLabeller(ChatEndpoint):
     """Harm categories from an OpenAI-compatible chat endpoint (guard model or judge LLM).
 
     Each distinct prompt is sent once, with the taxonomy's names and descriptions in the
@@ -118,28 +120,14 @@ class JudgeCategoryLabeller:
 
     Parameters
     ----------
-    base_url : str
-        Endpoint root, e.g. ``"http://localhost:8000/v1"`` (vLLM) or
-        ``"https://api.openai.com/v1"``.
-    model : str
-        Model name the endpoint expects.
+    base_url, model, api_key_env, concurrency, max_retries, timeout, backoff, max_tokens
+        The endpoint options of :class:`~safetymix.label.chat_http.ChatEndpoint`, except
+        that ``max_retries`` defaults to 4 and ``max_tokens`` to 64 (a few category
+        names), and that a named but unset ``api_key_env`` variable warns and sends no key.
     taxonomy : str, Path or Taxonomy
         Default ``"beavertails"``.
-    api_key_env : str or None
-        Environment variable holding the API key (default ``"OPENAI_API_KEY"``); None for
-        servers without authentication. A named but unset variable warns and sends no key.
-    concurrency : int
-        Requests in flight at once (default 8).
-    max_retries : int
-        Retries per request after the first try (default 4).
-    backoff : float
-        First retry delay in seconds, doubled after each retry (default 1.0).
-    timeout : float
-        Seconds per request (default 60).
     temperature : float
         Sampling temperature (default 0.0, for repeatable answers).
-    max_tokens : int
-        Answer length limit (default 64: a few category names).
     skip_benign : bool
         Return ``[]`` without a request for ``harmful_request is False`` (default True).
 
@@ -149,32 +137,11 @@ class JudgeCategoryLabeller:
         After :meth:`label`: answer pieces that matched no category, with counts.
     """
 
-    def __init__(
-        self,
-        base_url: str,
-        model: str,
-        *,
-        taxonomy: str | Path | Taxonomy = "beavertails",
-        api_key_env: str | None = "OPENAI_API_KEY",
-        concurrency: int = 8,
-        max_retries: int = 4,
-        backoff: float = 1.0,
-        timeout: float = 60.0,
-        temperature: float = 0.0,
-        max_tokens: int = 64,
-        skip_benign: bool = True,
-    ) -> None:
-        self.base_url = base_url
-        self.model = model
-        self.taxonomy = taxonomy
-        self.api_key_env = api_key_env
-        self.concurrency = concurrency
-        self.max_retries = max_retries
-        self.backoff = backoff
-        self.timeout = timeout
-        self.temperature = temperature
-        self.max_tokens = max_tokens
-        self.skip_benign = skip_benign
+    taxonomy: str | Path | Taxonomy = "beavertails"
+    max_retries: int = 4
+    temperature: float = 0.0
+    max_tokens: int = 64
+    skip_benign: bool = True
 
     def build_messages(self, prompt: str) -> list[dict[str, str]]:
         """The chat messages sent for one prompt."""
@@ -204,14 +171,12 @@ class JudgeCategoryLabeller:
         Raises
         ------
         ConfigError
-            ``concurrency < 1`` or ``max_retries < 0``.
+            An option out of range (:meth:`~safetymix.label.chat_http.ChatEndpoint.check`).
         SafetymixError
             A request failed after all retries or was refused
             (:class:`~safetymix.label.chat_http.ChatRequestError`), or the answer had no
             message content.
         """
-        check_request_options(self.concurrency, self.max_retries)
-        headers = bearer_headers(self.api_key_env, missing="warn")
         names = load_taxonomy(self.taxonomy).names
         todo = list(
             dict.fromkeys(
@@ -220,16 +185,14 @@ class JudgeCategoryLabeller:
         )
         chats = [self.build_messages(prompt) for prompt in todo]
         progress = "judge" if show_progress else None
-        temperature = self.temperature
-        responses = chat_answers(self, chats, headers=headers, temperature=temperature, progress=progress)
+        responses = self.answers(chats, temperature=self.temperature, progress=progress, missing_key="warn")
         self.unknown_counts_: Counter[str] = Counter()
         parsed: dict[str, list[str]] = {}
-        url = self.base_url.rstrip("/") + "/chat/completions"
         for prompt, resp in zip(todo, responses, strict=True):
             answer = message_content(resp)
             if answer is None:
                 raise SafetymixError(
-                    f"{url} answered 200 without choices[0].message.content: {resp.text[:200]!r}"
+                    f"{self.url} answered 200 without choices[0].message.content: {resp.text[:200]!r}"
                 )
             labels, unknown = parse_category_list(answer, names)
             parsed[prompt] = labels
