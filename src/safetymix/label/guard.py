@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from safetymix.errors import ConfigError, MissingDependencyError, SafetymixError
+from safetymix.errors import ConfigError, SafetymixError
 from safetymix.label.behaviour import BehaviourFlags, BehaviourLabeller
 from safetymix.label.chat_http import ChatEndpoint, ChatRequestError, message_content
 from safetymix.schema import Example
@@ -105,10 +105,6 @@ def _parse_all(texts: Sequence[str], who: str) -> list[BehaviourFlags]:
     return out
 
 
-def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
 class GuardLabeller(BehaviourLabeller):
     """Label with a Hugging Face causal LM that answers in WildGuard's format.
 
@@ -122,7 +118,7 @@ class GuardLabeller(BehaviourLabeller):
     max_new_tokens : int
         Tokens generated per answer (default 32; WildGuard's three lines take about 20).
     device : str, optional
-        torch device (``"cuda"``, ``"cpu"``); default cuda when available.
+        torch device (``"cuda"``, ``"cpu"``); default (or ``"auto"``) cuda when available.
     dtype : str, optional
         torch dtype name for the weights (``"bfloat16"``, ``"float32"``); default the
         model's own.
@@ -162,23 +158,14 @@ class GuardLabeller(BehaviourLabeller):
 
     def _load(self) -> tuple[Any, Any, str]:
         if self._loaded is None:
-            try:
-                import torch
-            except ImportError as exc:
-                raise MissingDependencyError(
-                    "GuardLabeller needs transformers and torch: pip install 'safetymix[train]'"
-                ) from exc
-            from safetymix.models import load_pretrained, load_tokenizer, model_ref
+            from safetymix.judge.loading import load_model
 
-            device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-            ref = model_ref(self.model)  # a Hugging Face name or folder, or a .gguf file
-            tokenizer = load_tokenizer(ref, who="GuardLabeller")
+            loaded = load_model("AutoModelForCausalLM", self.model, self.device, self.dtype, "GuardLabeller")
+            tokenizer = loaded[0]
             tokenizer.padding_side = "left"  # decoder-only models generate after the prompt's end
             if tokenizer.pad_token is None:
                 tokenizer.pad_token = tokenizer.eos_token
-            lm = load_pretrained(ref, dtype=self.dtype, who="GuardLabeller").to(device)
-            lm.eval()
-            self._loaded = (tokenizer, lm, device)
+            self._loaded = loaded
         return self._loaded
 
     def generate(self, prompts: Sequence[str], *, show_progress: bool = False) -> list[str]:
@@ -189,14 +176,16 @@ class GuardLabeller(BehaviourLabeller):
             )
         import torch
 
+        from safetymix.judge.loading import batches
+
         tokenizer, lm, device = self._load()
-        batches = _chunks(list(prompts), self.batch_size)
+        chunks = batches(list(prompts), self.batch_size)
         if show_progress:
             from tqdm.auto import tqdm
 
-            batches = tqdm(batches, desc="guard")
+            chunks = tqdm(chunks, desc="guard")
         answers: list[str] = []
-        for batch in batches:
+        for batch in chunks:
             enc = tokenizer(
                 list(batch), return_tensors="pt", padding=True, add_special_tokens=self.add_special_tokens
             ).to(device)
