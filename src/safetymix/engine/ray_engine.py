@@ -30,14 +30,12 @@ import numpy as np
 from safetymix.embed.encoder import DEFAULT_MODEL, Encoder
 from safetymix.engine.base import Engine
 from safetymix.errors import ConfigError, MissingDependencyError
-from safetymix.label.pool import ORIGIN_KEY, PROBA_KEY, count_origins, needs_labels
+from safetymix.label.pool import LABEL_FIELDS, ORIGIN_KEY, PROBA_KEY, count_origins, needs_labels
 from safetymix.label.registry import LabellerSpec
 from safetymix.label.stream import ChunkLabeller
 from safetymix.schema import Example
 
 logger = logging.getLogger(__name__)
-
-_LABEL_FIELDS = ("behaviour", "refusal", "harmful_request", "harmful_response", "categories")
 
 
 def _label_extra(ex: Example) -> dict[str, Any]:
@@ -114,7 +112,7 @@ class LabelActor:
             category_labeller=self.category,
             overwrite=self.overwrite,
         )
-        labels = [json.dumps({f: getattr(e, f) for f in _LABEL_FIELDS} | _label_extra(e)) for e in labelled]
+        labels = [json.dumps({f: getattr(e, f) for f in LABEL_FIELDS} | _label_extra(e)) for e in labelled]
         return {"idx": batch["idx"], "labels": np.array(labels, dtype=object)}
 
 

@@ -14,6 +14,7 @@ cannot be read gives ``None`` fields and is counted in a ``RuntimeWarning``.
 
 from __future__ import annotations
 
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, ClassVar
 
 from safetymix.errors import ConfigError
@@ -38,6 +39,7 @@ def parse_llama_guard(text: str) -> tuple[Verdict, bool]:
     return Verdict(raw=text), False
 
 
+@dataclass(eq=False, repr=False)
 class GuardJudge(Judge):
     """Judge with a guard LM through transformers (AutoModelForCausalLM + generate).
 
@@ -69,27 +71,16 @@ class GuardJudge(Judge):
 
     name: ClassVar[str] = "guard"
     gives: ClassVar[tuple[str, ...]] = ("refusal", "harmful", "raw")
-
-    def __init__(
-        self,
-        model: str,
-        *,
-        format: str = "wildguard",
-        template: str | None = None,
-        batch_size: int = 8,
-        max_new_tokens: int = 32,
-        device: str | None = None,
-        dtype: str | None = None,
-    ) -> None:
-        self.model = model
-        self.format = format
-        self.template = template
-        self.batch_size = batch_size
-        self.max_new_tokens = max_new_tokens
-        self.device = device
-        self.dtype = dtype
-        self._generator: GuardLabeller | None = None
-        self._tokenizer: Any = None
+    model: str
+    _: KW_ONLY
+    format: str = "wildguard"
+    template: str | None = None
+    batch_size: int = 8
+    max_new_tokens: int = 32
+    device: str | None = None
+    dtype: str | None = None
+    _generator: GuardLabeller | None = field(default=None, init=False)
+    _tokenizer: Any = field(default=None, init=False)
 
     def _check(self) -> None:
         if self.format not in FORMATS:

@@ -20,18 +20,8 @@ class HarmfulResponseJudge(HeadJudge):
 
     ``score`` is the head's probability that the response is harmful; ``harmful`` is
     ``score >= threshold``. An empty response gets ``harmful=None`` and ``score=None``.
-
-    Parameters
-    ----------
-    heads_dir : str or Path, optional
-        Folder with the three head files; default the labeller's shipped heads
-        (``safetymix/data/heads``).
-    model : str
-        Embedding model; must be the heads' model (default all-MiniLM-L6-v2, bundled).
-    batch_size : int
-        Texts per embedding batch (default 64).
-    threshold : float, optional
-        Decision threshold; default the head's own (chosen on its validation data).
+    Parameters as for :class:`~safetymix.judge.refusal_classifier.HeadJudge`;
+    ``heads_dir`` defaults to the labeller's shipped heads (``safetymix/data/heads``).
 
     Examples
     --------

@@ -13,6 +13,7 @@ default, its sibling trained on the same data minus every XSTest completion
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -26,29 +27,46 @@ from safetymix.schema import make_example
 JUDGE_HEADS_DIR = Path(__file__).resolve().parent.parent / "data" / "heads-no-xstest"
 
 
+@dataclass(eq=False, repr=False)
 class HeadJudge(Judge):
     """A judge that applies one head of the embedding labeller (:data:`flag`) alone.
 
     ``score`` is the head's probability; the verdict field :data:`field` is
     ``score >= threshold``. An empty response gets a verdict of ``None`` fields.
     Subclasses set :data:`name`, :data:`flag`, :data:`field` and the default heads folder.
+
+    Parameters
+    ----------
+    heads_dir : str or Path, optional
+        Folder with the three head files (``refusal.npz`` and its two siblings); default
+        the subclass's ``default_heads_dir`` (None: the labeller's shipped heads,
+        ``safetymix/data/heads``).
+    model : str
+        Embedding model; must be the heads' model (default all-MiniLM-L6-v2, bundled).
+    batch_size : int
+        Texts per embedding batch (default 64).
+    threshold : float, optional
+        Decision threshold on the probability; default the head's own, chosen on its
+        validation data by balanced accuracy.
+
+    Raises
+    ------
+    ConfigError
+        From :meth:`judge`, when the head files are missing or ``model`` is not the
+        heads' model.
     """
 
     flag: ClassVar[str] = ""
     field: ClassVar[str] = ""
     default_heads_dir: ClassVar[Path | None] = None
+    heads_dir: str | Path | None = None
+    model: str = DEFAULT_MODEL
+    batch_size: int = 64
+    threshold: float | None = None
 
-    def __init__(
-        self,
-        heads_dir: str | Path | None = None,
-        model: str = DEFAULT_MODEL,
-        batch_size: int = 64,
-        threshold: float | None = None,
-    ) -> None:
-        self.heads_dir = self.default_heads_dir if heads_dir is None else heads_dir
-        self.model = model
-        self.batch_size = batch_size
-        self.threshold = threshold
+    def __post_init__(self) -> None:
+        if self.heads_dir is None:
+            self.heads_dir = self.default_heads_dir
 
     def _judge(self, prompts: list[str], responses: list[str], *, show_progress: bool) -> list[Verdict]:
         check_positive(batch_size=self.batch_size)
@@ -73,26 +91,9 @@ class RefusalClassifierJudge(HeadJudge):
     """Refusal probability from the embedding labeller's refusal head.
 
     ``score`` is the head's probability of refusal; ``refusal`` is ``score >= threshold``.
-    An empty response gets ``refusal=None`` and ``score=None``.
-
-    Parameters
-    ----------
-    heads_dir : str or Path, optional
-        Folder with the head files (``refusal.npz`` and its two siblings); default
-        :data:`JUDGE_HEADS_DIR`, heads that never saw XSTest.
-    model : str
-        Embedding model; must be the heads' model (default all-MiniLM-L6-v2, bundled).
-    batch_size : int
-        Texts per embedding batch (default 64).
-    threshold : float, optional
-        Decision threshold on the probability; default the head's own, chosen on its
-        validation data by balanced accuracy.
-
-    Raises
-    ------
-    ConfigError
-        From :meth:`judge`, when the head files are missing or ``model`` is not the
-        heads' model.
+    An empty response gets ``refusal=None`` and ``score=None``. Parameters as for
+    :class:`HeadJudge`; ``heads_dir`` defaults to :data:`JUDGE_HEADS_DIR`, heads that
+    never saw XSTest.
     """
 
     name: ClassVar[str] = "refusal-classifier"

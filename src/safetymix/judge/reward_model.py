@@ -12,6 +12,7 @@ Two uses from the paper (Pham et al. 2025), both through this one judge:
 
 from __future__ import annotations
 
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, ClassVar
 
 from safetymix.errors import ConfigError
@@ -27,6 +28,7 @@ TEMPLATES: dict[str, str | None] = {
 ACTIVATIONS: tuple[str, ...] = ("none", "sigmoid", "softmax")
 
 
+@dataclass(eq=False, repr=False)
 class RewardModelJudge(Judge):
     """Score each pair with an ``AutoModelForSequenceClassification`` model.
 
@@ -67,30 +69,17 @@ class RewardModelJudge(Judge):
 
     name: ClassVar[str] = "reward-model"
     gives: ClassVar[tuple[str, ...]] = ("score", "harmful")
-
-    def __init__(
-        self,
-        model: str,
-        *,
-        template: str = "bianchi",
-        batch_size: int = 16,
-        max_length: int = 512,
-        threshold: float | None = None,
-        label_index: int = 0,
-        activation: str = "none",
-        device: str | None = None,
-        dtype: str | None = None,
-    ) -> None:
-        self.model = model
-        self.template = template
-        self.batch_size = batch_size
-        self.max_length = max_length
-        self.threshold = threshold
-        self.label_index = label_index
-        self.activation = activation
-        self.device = device
-        self.dtype = dtype
-        self._loaded: tuple[Any, Any, str] | None = None
+    model: str
+    _: KW_ONLY
+    template: str = "bianchi"
+    batch_size: int = 16
+    max_length: int = 512
+    threshold: float | None = None
+    label_index: int = 0
+    activation: str = "none"
+    device: str | None = None
+    dtype: str | None = None
+    _loaded: tuple[Any, Any, str] | None = field(default=None, init=False)
 
     def _format(self) -> str | None:
         template = TEMPLATES.get(self.template, self.template)

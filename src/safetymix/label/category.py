@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,7 @@ SCORINGS = ("head", "prototype", "mean")
 CATEGORY_HEAD = Path(__file__).resolve().parent.parent / "data" / "heads" / "categories.npz"
 
 
+@dataclass(eq=False, repr=False)
 class EmbeddingCategoryLabeller:
     """Multi-label harm categories from sentence embeddings of each prompt.
 
@@ -118,44 +120,30 @@ class EmbeddingCategoryLabeller:
     'animal_abuse'
     """
 
-    def __init__(
-        self,
-        taxonomy: str | Path | Taxonomy = "beavertails",
-        model: str = DEFAULT_MODEL,
-        reference: str | Path | None = None,
-        *,
-        reference_mode: str = "add",
-        mapping: Mapping[str, str | Sequence[str] | None] | None = None,
-        top_k: int = 3,
-        margin: float = 0.02,
-        min_score: float = 0.25,
-        scoring: str | None = None,
-        use_descriptions: bool = True,
-        skip_benign: bool = False,
-        batch_size: int = 64,
-        head: str | Path | None = None,
-    ) -> None:
-        self.taxonomy = taxonomy
-        self.model = model
-        self.reference = reference
-        self.reference_mode = reference_mode
-        self.mapping = mapping
-        self.top_k = top_k
-        self.margin = margin
-        self.min_score = min_score
-        self.use_descriptions = use_descriptions
-        self.skip_benign = skip_benign
-        self.batch_size = batch_size
-        self.head = head
-        if scoring is None:
+    taxonomy: str | Path | Taxonomy = "beavertails"
+    model: str = DEFAULT_MODEL
+    reference: str | Path | None = None
+    _: KW_ONLY
+    reference_mode: str = "add"
+    mapping: Mapping[str, str | Sequence[str] | None] | None = None
+    top_k: int = 3
+    margin: float = 0.02
+    min_score: float = 0.25
+    scoring: str | None = None
+    use_descriptions: bool = True
+    skip_benign: bool = False
+    batch_size: int = 64
+    head: str | Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.scoring is None:
             bundled = (
-                isinstance(taxonomy, str)
-                and taxonomy == "beavertails"
-                and reference is None
-                and model == DEFAULT_MODEL  # the shipped head reads all-MiniLM-L6-v2 embeddings
+                isinstance(self.taxonomy, str)
+                and self.taxonomy == "beavertails"
+                and self.reference is None
+                and self.model == DEFAULT_MODEL  # the shipped head reads all-MiniLM-L6-v2 embeddings
             )
-            scoring = "head" if bundled or head is not None else "prototype"
-        self.scoring = scoring
+            self.scoring = "head" if bundled or self.head is not None else "prototype"
 
     # -- validation and references
 

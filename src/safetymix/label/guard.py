@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, ClassVar
 
 from safetymix.errors import ConfigError, SafetymixError
@@ -78,14 +78,14 @@ def parse_guard_output(text: str) -> tuple[BehaviourFlags, bool]:
     """
     values: dict[str, bool | None] = {}
     ok = True
-    for field, pattern in _FIELDS.items():
+    for name, pattern in _FIELDS.items():
         m = pattern.search(text)
         if m is None:
-            values[field] = None
+            values[name] = None
             ok = False
             continue
         word = m.group(1).lower()
-        values[field] = True if word == "yes" else False if word == "no" else None
+        values[name] = True if word == "yes" else False if word == "no" else None
     return BehaviourFlags(values["harmful_request"], values["refusal"], values["harmful_response"]), ok
 
 
@@ -105,6 +105,7 @@ def _parse_all(texts: Sequence[str], who: str) -> list[BehaviourFlags]:
     return out
 
 
+@dataclass(eq=False, repr=False)
 class GuardLabeller(BehaviourLabeller):
     """Label with a Hugging Face causal LM that answers in WildGuard's format.
 
@@ -135,26 +136,15 @@ class GuardLabeller(BehaviourLabeller):
     """
 
     name: ClassVar[str] = "guard"
-
-    def __init__(
-        self,
-        model: str,
-        *,
-        batch_size: int = 8,
-        max_new_tokens: int = 32,
-        device: str | None = None,
-        dtype: str | None = None,
-        template: str = WILDGUARD_TEMPLATE,
-        add_special_tokens: bool = False,
-    ) -> None:
-        self.model = model
-        self.batch_size = batch_size
-        self.max_new_tokens = max_new_tokens
-        self.device = device
-        self.dtype = dtype
-        self.template = template
-        self.add_special_tokens = add_special_tokens
-        self._loaded: tuple[Any, Any, str] | None = None
+    model: str
+    _: KW_ONLY
+    batch_size: int = 8
+    max_new_tokens: int = 32
+    device: str | None = None
+    dtype: str | None = None
+    template: str = WILDGUARD_TEMPLATE
+    add_special_tokens: bool = False
+    _loaded: tuple[Any, Any, str] | None = field(default=None, init=False)
 
     def _load(self) -> tuple[Any, Any, str]:
         if self._loaded is None:

@@ -57,10 +57,6 @@ class Head:
             raise AttributeError(f"the {self.flag} head has {len(self.layers)} layers; use .layers")
         return self.layers[0][0][:, 0]
 
-    @property
-    def n_features(self) -> int:
-        return int(self.layers[0][0].shape[0])
-
     def proba(self, features: np.ndarray) -> np.ndarray:
         """Probability of the flag, ``(n,)``."""
         return self.scores(features)[:, 0]

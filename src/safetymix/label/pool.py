@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from safetymix.io.labels import implied_flags
+from safetymix.label.flags import FLAGS
 from safetymix.label.registry import (
     DEFAULT_BEHAVIOUR_LABELLER,
     DEFAULT_CATEGORY_LABELLER,
@@ -29,10 +30,8 @@ from safetymix.label.registry import (
 )
 from safetymix.schema import Example, behaviour_from_flags
 
-#: The flags a behaviour labeller fills.
-FLAG_FIELDS: tuple[str, ...] = ("harmful_request", "refusal", "harmful_response")
 #: Every label field, in the order ``label_origin`` lists them.
-LABEL_FIELDS: tuple[str, ...] = ("behaviour", *FLAG_FIELDS, "categories")
+LABEL_FIELDS: tuple[str, ...] = ("behaviour", *FLAGS, "categories")
 #: ``Example.extra`` key recording where each label came from.
 ORIGIN_KEY = "label_origin"
 #: ``Example.extra`` key with the labeller's probability of each flag it predicted.
@@ -106,7 +105,8 @@ def label_pool(
             e.extra[PROBA_KEY] = proba
         e.extra[ORIGIN_KEY] = origin
     report["label_origin"] = count_origins(origins)
-    report["behaviour_counts"] = dict(sorted(Counter(e.behaviour for e in out).items(), key=_str_key))
+    behaviours = Counter(e.behaviour for e in out).items()
+    report["behaviour_counts"] = dict(sorted(behaviours, key=lambda kv: str(kv[0])))
     return out, report
 
 
@@ -169,7 +169,7 @@ def fill_flags(
     """Write a labeller's flags into ``example`` where it has none (every flag with
     ``overwrite``), derive a missing behaviour from the flags, and note each origin."""
     proba = getattr(flags, "proba", None) or {}
-    for name in FLAG_FIELDS:
+    for name in FLAGS:
         if overwrite or getattr(example, name) is None:
             setattr(example, name, getattr(flags, name))
             origin[name] = "predicted"
@@ -190,10 +190,6 @@ def count_origins(origins: Sequence[dict[str, str | None]]) -> dict[str, dict[st
 
 
 _ORIGINS = ("given", "predicted", "derived")
-
-
-def _str_key(item: tuple[Any, Any]) -> str:
-    return str(item[0])
 
 
 def resolve_labeller(labeller: Any, kind: str) -> Any:
