@@ -1,14 +1,9 @@
 """Behaviour labelling: three flags per instruction-response pair, then a T1-T4 type.
 
-Every labeller gives each :class:`~safetymix.schema.Example` three flags, as WildGuard
-does (Han et al. 2024): is the request harmful, is the response a refusal, is the response
-harmful. ``None`` means the labeller could not tell. :func:`apply_behaviour` writes the
-flags and the behaviour type (:func:`~safetymix.schema.behaviour_from_flags`) into copies.
-
 This module gathers the offline behaviour labellers' public names; the code lives in:
 
-- :mod:`safetymix.label.flags`: :class:`BehaviourFlags`, the :class:`BehaviourLabeller`
-  base class, :func:`apply_behaviour`;
+- :mod:`safetymix.label.flags`: :class:`BehaviourFlags` (the three flags, as WildGuard
+  gives them), the :class:`BehaviourLabeller` base class, :func:`apply_behaviour`;
 - :mod:`safetymix.label.rules`: :class:`RulesLabeller` (``"rules"``): refusal phrases
   (XSTest's string match, extended), a keyword lexicon for harmful requests, and
   actionable-harm cues for harmful responses;
@@ -26,17 +21,9 @@ mixes a refusal with some compliance (partial refusal). Guard-model labellers li
 
 from __future__ import annotations
 
-from safetymix.label.flags import (
-    FLAGS,
-    BehaviourFlags,
-    BehaviourLabeller,
-    apply_behaviour,
-)
-from safetymix.label.head_training import (
-    file_sha256,
-    load_labelled_jsonl,
-    train_behaviour_heads,
-)
+from safetymix.io.manifest import sha256_file as file_sha256  # sha256 of a head's training file
+from safetymix.label.flags import FLAGS, BehaviourFlags, BehaviourLabeller, apply_behaviour
+from safetymix.label.head_training import load_labelled_jsonl, train_behaviour_heads
 from safetymix.label.heads import (
     HEAD_VIEWS,
     HEADS_DIR,

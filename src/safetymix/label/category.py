@@ -355,13 +355,7 @@ class EmbeddingCategoryLabeller:
         return out
 
     def label(self, examples: Sequence[Example], *, show_progress: bool = False) -> list[list[str]]:
-        """Harm categories of each example, most likely first.
-
-        Parameters
-        ----------
-        examples : sequence of Example
-        show_progress : bool
-            Progress bar while embedding (default False).
+        """Harm categories of each example, most likely first (parameters as :meth:`scores`).
 
         Returns
         -------

@@ -7,7 +7,6 @@ for their own data: :func:`train_behaviour_heads` writes a folder that
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -28,15 +27,6 @@ logger = logging.getLogger(__name__)
 # --------------------------------------------------------------------------------------
 # Training
 # --------------------------------------------------------------------------------------
-
-
-def file_sha256(path: str | Path) -> str:
-    """sha256 of a file's bytes (recorded in head metadata for every training source)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def load_labelled_jsonl(path: str | Path) -> list[dict[str, Any]]:

@@ -282,10 +282,10 @@ def load_reference(
     """
     tax = load_taxonomy(taxonomy)
     path = Path(path)
-    mapping = dict(mapping or {})
-    for user_label, target in mapping.items():
-        targets = [target] if isinstance(target, str) else list(target or [])
-        for t in targets:
+    # user label -> its taxonomy names ([] drops the label)
+    targets = {k: [v] if isinstance(v, str) else list(v or []) for k, v in (mapping or {}).items()}
+    for user_label, names in targets.items():
+        for t in names:
             if t not in tax.names:
                 raise ConfigError(
                     f"mapping[{user_label!r}] = {t!r} is not a category of {tax.name!r}; "
@@ -319,9 +319,8 @@ def load_reference(
             )
         cats: list[str] = []
         for label in labels:
-            if label in mapping:
-                target = mapping[label]
-                cats.extend([target] if isinstance(target, str) else list(target or []))
+            if label in targets:
+                cats.extend(targets[label])
             elif label in tax.names:
                 cats.append(label)
             else:
