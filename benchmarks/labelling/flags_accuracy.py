@@ -15,8 +15,10 @@ without the evaluated source, then labels that source:
   prompts and BeaverTails-Evaluation are never in training.
 - ``refusal`` on XSTest's 2,250 completions held out by model.
 - categories: 5-fold cross-validation of the category head on the paper's labels.
-- the promise: a pool of the PKU-SafeRLHF pairs labelled with heads trained without PKU;
-  how many human-labelled unsafe answers sss-b and random-b pick at k = 100.
+- the promise: a pool of the PKU-SafeRLHF pairs whose harmful_response comes from a head
+  trained without PKU, and from heads cross-fitted over 5 PKU folds (grouped by question);
+  how many human-labelled unsafe answers sss-b and random-b pick at k = 100, and how many
+  sit among the 25/50/100 T1 pairs the head is surest are safe.
 
 Usage::
 
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import sys
 import time
@@ -276,19 +279,39 @@ def categories(datasets: Path, enc: Encoder, folds: int = 5) -> dict[str, Any]:
 
 
 def promise(rows: list[dict[str, Any]], datasets: Path, enc: Encoder) -> dict[str, Any]:
-    """The PKU-SafeRLHF pairs as a pool, harmful_response from a head trained without PKU (the
-    other flags and categories from the shipped labellers, which never saw PKU): unsafe
-    answers (human labels) among k = 100 picks of sss-b and random-b, 5 seeds."""
+    """The PKU-SafeRLHF pairs as a pool (the other flags and categories from the shipped
+    labellers, which never saw PKU): unsafe answers (human labels) among k = 100 picks of
+    sss-b and random-b, 5 seeds, with harmful_response from (a) a head trained without PKU
+    and (b) cross-fitted heads that saw the other PKU folds (5 folds grouped by question: the
+    shipped head sees PKU half a, a pool like half b is in its distribution)."""
     f = Flag("harmful_response", rows, enc)
+    pku = np.flatnonzero(f.source == "pku_saferlhf")
     test = f.source == "pku_saferlhf"
     p, head = f.held_out(test)
-    out = promise_picks(list(np.array(f.rows)[test]), [head.decide(float(q)) for q in p])
+    pool = list(np.array(f.rows)[pku])
+    out = promise_picks(pool, [head.decide(float(q)) for q in p], p)
     print(f"promise on PKU-SafeRLHF (head without PKU): {out}", flush=True)
+    fold = np.array([int(hashlib.sha256(prompt_key(r["prompt"]).encode()).hexdigest(), 16) % 5 for r in pool])
+    p_cf = np.zeros(len(pku))
+    flags: list[bool | None] = [None] * len(pku)
+    for k in range(5):
+        mask = np.zeros(len(f.y), dtype=bool)
+        mask[pku[fold == k]] = True
+        q, head = f.held_out(mask)
+        p_cf[fold == k] = q
+        for j, v in zip(np.flatnonzero(fold == k), q, strict=True):
+            flags[j] = head.decide(float(v))
+    out["cross_fitted"] = promise_picks(pool, flags, p_cf)
+    print(f"promise on PKU-SafeRLHF (cross-fitted): {out['cross_fitted']}", flush=True)
     return out
 
 
-def promise_picks(pku: list[dict[str, Any]], harmful: list[bool | None]) -> dict[str, Any]:
-    """Unsafe answers picked at k = 100 from ``pku`` whose harmful_response flags are ``harmful``."""
+def promise_picks(
+    pku: list[dict[str, Any]], harmful: list[bool | None], proba: np.ndarray | None = None
+) -> dict[str, Any]:
+    """Unsafe answers picked at k = 100 from ``pku`` whose harmful_response flags are
+    ``harmful``; with ``proba`` also the floor of any rule on these flags: unsafe answers
+    among the T1 pairs with the 25/50/100 lowest harmful-response probabilities."""
     from safetymix.label import label_pool
     from safetymix.schema import make_example
     from safetymix.select import Pool, get_strategy
@@ -307,6 +330,10 @@ def promise_picks(pku: list[dict[str, Any]], harmful: list[bool | None]) -> dict
         "unsafe_in_pool": len(unsafe),
         "t1": sum(e.behaviour == "T1" for e in labelled),
     }
+    if proba is not None:
+        t1 = [i for i, e in enumerate(labelled) if e.behaviour == "T1"]
+        ranked = [labelled[i].id in unsafe for i in sorted(t1, key=lambda i: (proba[i], i))]
+        out["unsafe_among_most_confident_t1"] = {str(n): sum(ranked[:n]) for n in (25, 50, 100)}
     for name in ("sss-b", "random-b"):
         counts = []
         for seed in range(5):

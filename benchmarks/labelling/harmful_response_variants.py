@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         if name == "pku_saferlhf":  # the promise with the fused, leave-one-source-out head
             t = row["fused_loso"]["threshold"]
             pku = list(np.array(f.rows)[test])
-            result["promise_fused_loso"] = promise_picks(pku, [bool(q >= t) for q in p_fused])
+            result["promise_fused_loso"] = promise_picks(pku, [bool(q >= t) for q in p_fused], p_fused)
             print(f"promise on PKU-SafeRLHF (fused_loso): {result['promise_fused_loso']}", flush=True)
         for variant, m in row.items():
             print(
