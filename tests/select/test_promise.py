@@ -86,3 +86,25 @@ def test_an_empty_response_is_not_unsure():
     answer.extra.update(origin)
     given.extra["label_origin"] = {"harmful_response": None}  # never labelled: not unsure
     assert [_unsure_response(e) for e in (empty, answer, given)] == [False, True, False]
+
+
+def test_a_pool_that_mixes_harmful_answers_is_named_in_the_notes(datasets):
+    """PKU-SafeRLHF answers (58% unsafe): the offline labeller flags most of them, and the
+    selection warns that its T1 picks can still be unsafe; curated Bianchi pairs do not."""
+    with open(
+        datasets / "response_harm_labels/safe_rlhf_mini_half_a.csv", encoding="utf-8", newline=""
+    ) as fh:
+        pku = list(csv.DictReader(fh))[:300]
+    bianchi = json.loads(
+        (datasets / "safety_tuned_llamas/safety_only_data_Instructions.json").read_text("utf-8")
+    )[:300]
+    mixed, _ = label_pool([make_example(r["question"], r["answer"]) for r in pku])
+    curated, _ = label_pool([make_example(r["instruction"], r["output"], r["input"]) for r in bianchi])
+    warn = "T1 picks of the offline labeller can still be unsafe"
+    notes = get_strategy("sss-b", seed=0).select(Pool(mixed), 20).notes
+    assert any(warn in n for n in notes), notes
+    assert not any(warn in n for n in get_strategy("sss-b", seed=0).select(Pool(curated), 20).notes)
+    # flags given in the input are the user's: no warning about the labeller
+    given = [make_example(r["question"], r["answer"], harmful_response=r["label"] == "1") for r in pku]
+    given_pool, _ = label_pool(given)
+    assert not any(warn in n for n in get_strategy("random", seed=0).select(Pool(given_pool), 20).notes)

@@ -197,15 +197,24 @@ class Pool:
         return np.flatnonzero(ok)
 
 
-def _unsure_response(example: Example) -> bool:
-    """A labeller looked at the response and could not tell whether it is harmful."""
+def _predicted_response(example: Example) -> bool:
+    """A labeller, not the input, set the harmful-response flag of a non-empty response."""
     origin = example.extra.get("label_origin")
     return (
-        example.harmful_response is None
-        and bool(example.response.strip())  # no response: nothing to judge, not unsure
+        bool(example.response.strip())  # no response: nothing to judge
         and isinstance(origin, dict)
         and origin.get("harmful_response") == "predicted"
     )
+
+
+def _unsure_response(example: Example) -> bool:
+    """A labeller looked at the response and could not tell whether it is harmful."""
+    return example.harmful_response is None and _predicted_response(example)
+
+
+#: Share of labeller-flagged (harmful or unsure) responses above which a pool counts as
+#: mixing harmful answers, where the offline labeller's T1 picks are known to hold some.
+MIXED_POOL_SHARE = 0.2
 
 
 class Strategy:
@@ -279,6 +288,13 @@ class Strategy:
         if n_unsure:
             what = "included" if pool.include_unsure else "excluded (include_unsure keeps them)"
             selection.notes.append(f"{n_unsure} example(s) with an unsure harmful-response flag {what}")
+        risky = sum(_predicted_response(e) and e.harmful_response is not False for e in pool.examples)
+        if len(pool) and risky >= MIXED_POOL_SHARE * len(pool):
+            selection.notes.append(
+                f"{risky} of {len(pool)} responses labelled harmful or unsure: in a pool that mixes "
+                "harmful answers, T1 picks of the offline labeller can still be unsafe (about 1 in 6 "
+                "on PKU-SafeRLHF; README, 'The promise'); label with a guard model or read the picks"
+            )
         n_unknown = int((pool.behaviour == Behaviour.UNKNOWN.value).sum())
         if n_unknown:
             kept = "kept" if behaviours is None or Behaviour.UNKNOWN.value in behaviours else "excluded"
