@@ -99,7 +99,7 @@ SMOLLM2: dict[str, Any] = {
         "n_loss": 200,
         "n_benign_stage2": 600,
         "n_libre_stage2": 450,
-        "n_lookalike": 360,
+        "n_lookalike": 180,
         "eval_beavertails": True,
     },
     "common_train": {
