@@ -174,9 +174,9 @@ def _increase_raw(g: Group, base: Group, confidence: float) -> Estimate | None:
     a, b = g.by_seed("over_refusal"), base.by_seed("over_refusal")
     if not a or not b:
         return None
-    common = sorted(set(a) & set(b))
-    if len(common) >= 2:
-        return t_estimate([100 * (a[s] - b[s]) for s in common], confidence)
+    pa, pb = g.paired(base, "over_refusal")
+    if len(pa) >= 2:
+        return t_estimate([100 * (x - y) for x, y in zip(pa, pb, strict=True)], confidence)
     xa, xb = np.array(list(a.values())), np.array(list(b.values()))
     mean = 100 * float(xa.mean() - xb.mean())
     if len(xa) == 1:
