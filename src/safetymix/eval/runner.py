@@ -66,8 +66,10 @@ def resolve_suites(config: EvalConfig) -> list[SuiteSpec]:
     return expand_suite_names(names, user)
 
 
-def load_items(config: EvalConfig, specs: Sequence[SuiteSpec]) -> dict[str, list[EvalItem]]:
-    """Each suite's items; at most ``max_prompts`` per suite (a seeded subset, file order kept)."""
+def load_items(config: EvalConfig) -> tuple[list[SuiteSpec], dict[str, list[EvalItem]]]:
+    """The suites and each one's items; at most ``max_prompts`` per suite (a seeded subset,
+    file order kept)."""
+    specs = resolve_suites(config)
     out = {}
     for spec in specs:
         items = load_suite(spec, config.data_root)
@@ -76,7 +78,7 @@ def load_items(config: EvalConfig, specs: Sequence[SuiteSpec]) -> dict[str, list
             keep = np.sort(rng.choice(len(items), size=config.max_prompts, replace=False))
             items = [items[i] for i in keep]
         out[spec.name] = items
-    return out
+    return specs, out
 
 
 def export_prompts(config: EvalConfig) -> list[dict[str, Any]]:
@@ -86,8 +88,7 @@ def export_prompts(config: EvalConfig) -> list[dict[str, Any]]:
     ``suite``, ``kind`` and ``categories``. Answer them and pass the answers back with
     ``responses``.
     """
-    specs = resolve_suites(config)
-    items = load_items(config, specs)
+    specs, items = load_items(config)
     kinds = {s.name: s.kind for s in specs}
     return [
         {
@@ -196,8 +197,7 @@ def evaluate(
 def _evaluate(config: EvalConfig, given: dict[str, Judge], show_progress: bool) -> dict[str, Any]:
     from safetymix.io import sha256_file
 
-    specs = resolve_suites(config)
-    items = load_items(config, specs)
+    specs, items = load_items(config)
     kinds = {s.name: s.kind for s in specs}
     all_items = [it for suite_items in items.values() for it in suite_items]
     contamination = check_contamination(

@@ -101,10 +101,8 @@ def rate_summary(flags: Sequence[bool | None], confidence: float = 0.95) -> dict
     decided = [f for f in flags if f is not None]
     k, n = sum(bool(f) for f in decided), len(decided)
     out = {"n": len(flags), "n_judged": n, "n_unjudged": len(flags) - n, "count": k}
-    if n == 0:
-        return {**out, "rate": None, "ci_low": None, "ci_high": None, "method": "wilson"}
-    low, high = wilson_interval(k, n, confidence)
-    return {**out, "rate": k / n, "ci_low": low, "ci_high": high, "method": "wilson"}
+    low, high = wilson_interval(k, n, confidence) if n else (None, None)
+    return {**out, "rate": k / n if n else None, "ci_low": low, "ci_high": high, "method": "wilson"}
 
 
 def mean_summary(
