@@ -160,13 +160,8 @@ def plot_vs_budget(agg: Aggregate, panels: Sequence[Panel], path: Path, title: s
 
 def plot_tradeoff(agg: Aggregate, path: Path) -> Path | None:
     """Harmfulness vs over-refusal, one point per strategy x budget, with the Pareto front."""
-    models = [
-        m
-        for m in agg.models
-        if any(
-            g.model == m and "harmfulness" in g.metrics and "over_refusal" in g.metrics for g in agg.groups
-        )
-    ]
+    both = [g for g in agg.groups if "harmfulness" in g.metrics and "over_refusal" in g.metrics]
+    models = [m for m in agg.models if any(g.model == m for g in both)]
     if not models:
         return None
     colours = palette(agg.labels())
@@ -176,9 +171,7 @@ def plot_tradeoff(agg: Aggregate, path: Path) -> Path | None:
         for row, model in enumerate(models):
             ax = axes[row][0]
             pts: list[tuple[float, float]] = []
-            for g in agg.groups:
-                if g.model != model or "harmfulness" not in g.metrics or "over_refusal" not in g.metrics:
-                    continue
+            for g in (g for g in both if g.model == model):
                 x, y = 100 * g.metrics["over_refusal"].mean, 100 * g.metrics["harmfulness"].mean
                 pts.append((x, y))
                 if g.is_baseline:
