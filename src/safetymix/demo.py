@@ -13,6 +13,7 @@ from pathlib import Path
 
 from safetymix.io import read_examples, write_examples
 from safetymix.mix import MixConfig, run_mix
+from safetymix.schema import BEHAVIOURS
 from safetymix.select import available_strategies, get_strategy, picked_examples
 from safetymix.select.prepare import prepare_pool
 
@@ -61,7 +62,7 @@ def run_demo(
             {
                 "strategy": name,
                 "picked": len(picks),
-                **{b: behaviours.get(b, 0) for b in ("T1", "T2", "T3", "T4", "unknown")},
+                **{b: behaviours.get(b, 0) for b in BEHAVIOURS},
                 "categories": len({c for e in picks for c in (e.categories or [])}),
                 "shortfall": sum(selection.shortfalls.values()),
                 "mix_size": manifest["counts"]["total"],

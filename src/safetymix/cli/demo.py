@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from safetymix.cli.options import config_command, console
+from safetymix.schema import BEHAVIOURS
 from safetymix.stage_config import StageConfig
 
 
@@ -39,24 +40,13 @@ def demo_command(*, cfg: DemoConfig) -> None:
     )
     rules = "" if cfg.rules == "ours" else ", paper rules"
     table = Table(title=f"demo: k={budget} picks per strategy, seed {seed}{rules}")
-    for col in (
-        "strategy",
-        "picked",
-        "T1",
-        "T2",
-        "T3",
-        "T4",
-        "unknown",
-        "categories",
-        "shortfall",
-        "mix size",
-    ):
+    for col in ("strategy", "picked", *BEHAVIOURS, "categories", "shortfall", "mix size"):
         table.add_column(col, justify="left" if col == "strategy" else "right", no_wrap=True)
     for r in result["rows"]:
         table.add_row(
             r["strategy"],
             str(r["picked"]),
-            *(str(r[b]) for b in ("T1", "T2", "T3", "T4", "unknown")),
+            *(str(r[b]) for b in BEHAVIOURS),
             f"{r['categories']}/{result['n_categories']}",
             str(r["shortfall"]),
             str(r["mix_size"]),

@@ -37,17 +37,11 @@ def write_report(report: dict[str, Any], out: str | Path) -> tuple[Path, Path | 
 def format_summary(summary: dict[str, Any]) -> tuple[str, str, str]:
     """``(value, interval, n)`` strings of a rate (as %) or mean summary."""
     n = f"{summary['n_judged']}/{summary['n']}" if summary["n_unjudged"] else str(summary["n"])
-    if "rate" in summary:
-        if summary["rate"] is None:
-            return "-", "-", n
-        return (
-            f"{100 * summary['rate']:.1f}%",
-            f"{100 * summary['ci_low']:.1f}-{100 * summary['ci_high']:.1f}",
-            n,
-        )
-    if summary["mean"] is None:
+    key, scale, fmt, unit = ("rate", 100, ".1f", "%") if "rate" in summary else ("mean", 1, ".3f", "")
+    if summary[key] is None:
         return "-", "-", n
-    return f"{summary['mean']:.3f}", f"{summary['ci_low']:.3f}-{summary['ci_high']:.3f}", n
+    low, high = scale * summary["ci_low"], scale * summary["ci_high"]
+    return f"{scale * summary[key]:{fmt}}{unit}", f"{low:{fmt}}-{high:{fmt}}", n
 
 
 #: Short metric names for the table (the report keeps the full keys).

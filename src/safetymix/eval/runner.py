@@ -66,8 +66,10 @@ def resolve_suites(config: EvalConfig) -> list[SuiteSpec]:
     return expand_suite_names(names, user)
 
 
-def load_items(config: EvalConfig, specs: Sequence[SuiteSpec]) -> dict[str, list[EvalItem]]:
-    """Each suite's items; at most ``max_prompts`` per suite (a seeded subset, file order kept)."""
+def load_items(config: EvalConfig) -> tuple[list[SuiteSpec], dict[str, list[EvalItem]]]:
+    """The suites and each one's items; at most ``max_prompts`` per suite (a seeded subset,
+    file order kept)."""
+    specs = resolve_suites(config)
     out = {}
     for spec in specs:
         items = load_suite(spec, config.data_root)
@@ -76,7 +78,7 @@ def load_items(config: EvalConfig, specs: Sequence[SuiteSpec]) -> dict[str, list
             keep = np.sort(rng.choice(len(items), size=config.max_prompts, replace=False))
             items = [items[i] for i in keep]
         out[spec.name] = items
-    return out
+    return specs, out
 
 
 def export_prompts(config: EvalConfig) -> list[dict[str, Any]]:
@@ -86,8 +88,7 @@ def export_prompts(config: EvalConfig) -> list[dict[str, Any]]:
     ``suite``, ``kind`` and ``categories``. Answer them and pass the answers back with
     ``responses``.
     """
-    specs = resolve_suites(config)
-    items = load_items(config, specs)
+    specs, items = load_items(config)
     kinds = {s.name: s.kind for s in specs}
     return [
         {
@@ -196,8 +197,7 @@ def evaluate(
 def _evaluate(config: EvalConfig, given: dict[str, Judge], show_progress: bool) -> dict[str, Any]:
     from safetymix.io import sha256_file
 
-    specs = resolve_suites(config)
-    items = load_items(config, specs)
+    specs, items = load_items(config)
     kinds = {s.name: s.kind for s in specs}
     all_items = [it for suite_items in items.values() for it in suite_items]
     contamination = check_contamination(
@@ -251,17 +251,16 @@ def _evaluate(config: EvalConfig, given: dict[str, Judge], show_progress: bool) 
     def pairs(kind_filter: set[str]) -> list[tuple[str, str]]:
         return [(it.prompt, responses[it.prompt]) for it in answered if kinds[it.suite] in kind_filter]
 
-    refusal_v = (
-        _run_judge(refusal_judge, pairs({"harmful", "over-refusal"}), show_progress) if refusal_judge else {}
-    )
-    harm_v = _run_judge(harm_judge, pairs({"harmful"}), show_progress) if harm_judge else {}
-    help_v = _run_judge(help_judge, pairs({"helpfulness"}), show_progress) if help_judge else {}
-    extra_v = {
-        label: _run_judge(
-            j, pairs({"harmful", "over-refusal"} if "refusal" in j.gives else {"harmful"}), False
-        )
-        for label, j in extra.items()
+    # (label, judge, read as a refusal judge, item field): the main judges, then the extra ones.
+    entries = [(main_labels["refusal"], refusal_judge, True, "refusal_verdict")] if refusal_judge else []
+    entries += [(main_labels["harm"], harm_judge, False, "harm_verdict")] if harm_judge else []
+    entries += [(label, j, "refusal" in j.gives, None) for label, j in extra.items()]
+    both = {"harmful", "over-refusal"}  # a refusal judge reads both kinds, a harm judge harmful suites
+    verdicts_by = {
+        label: _run_judge(j, pairs(both if by else {"harmful"}), show_progress and field is not None)
+        for label, j, by, field in entries
     }
+    help_v = _run_judge(help_judge, pairs({"helpfulness"}), show_progress) if help_judge else {}
     losses: dict[str, list[float | None]] = {}
     if loss_suites:
         from safetymix.eval.helpfulness import response_losses
@@ -288,32 +287,25 @@ def _evaluate(config: EvalConfig, given: dict[str, Judge], show_progress: bool) 
     item_rows: list[dict[str, Any]] = []
     for spec in specs:
         its = items[spec.name]
+        judged: dict[str, tuple[list[Verdict], Judge, str | None]] = {}
+        agree: dict[str, list[bool | None]] = {}
         if spec.kind == "helpfulness":
             if spec.name in losses:
                 values: dict[str, list[Any]] = {"loss": losses[spec.name]}
             else:
                 values = {"reward": [help_v[(it.prompt, responses[it.prompt])].score for it in its]}
         else:
-            ref = [refusal_v[(it.prompt, responses[it.prompt])] for it in its] if refusal_judge else None
-            harmful_suite = harm_v and spec.kind == "harmful"
-            harm = [harm_v[(it.prompt, responses[it.prompt])] for it in its] if harmful_suite else None
-            values = verdict_metrics(spec.kind, ref, harm)
-            judged = {main_labels["refusal"]: (ref, refusal_judge)} if ref is not None else {}
-            if harm is not None:
-                judged[main_labels["harm"]] = (harm, harm_judge)
-            for label, j in extra.items():
-                if spec.kind == "harmful" or "refusal" in j.gives:
-                    verdicts = [extra_v[label][(it.prompt, responses[it.prompt])] for it in its]
-                    judged[label] = (verdicts, j)
-                    by = "refusal" in j.gives
+            values = {}
+            for label, j, by, field in entries:
+                if spec.kind == "harmful" or by:
+                    verdicts = [verdicts_by[label][(it.prompt, responses[it.prompt])] for it in its]
+                    judged[label] = (verdicts, j, field)
                     more = verdict_metrics(spec.kind, verdicts if by else None, None if by else verdicts)
-                    values.update({f"{m}[{label}]": v for m, v in more.items()})
-            agree = {}
-            for label, (verdicts, j) in judged.items():
-                d = decisions(spec.kind, verdicts, j.gives)
-                if d is not None:
-                    agree[label] = d
-                    pooled_decisions.setdefault(spec.kind, {}).setdefault(label, []).extend(d)
+                    values.update({(m if field else f"{m}[{label}]"): v for m, v in more.items()})
+                    d = decisions(spec.kind, verdicts, j.gives)
+                    if d is not None:
+                        agree[label] = d
+                        pooled_decisions.setdefault(spec.kind, {}).setdefault(label, []).extend(d)
         source = suite_source(spec, config.data_root)
         suites_out[spec.name] = {
             "kind": spec.kind,
@@ -326,7 +318,7 @@ def _evaluate(config: EvalConfig, given: dict[str, Judge], show_progress: bool) 
             "directions": {m: DIRECTIONS.get((spec.kind, m.split("[")[0]), "") for m in values},
             "metrics": metric_table(values, [it.categories for it in its], **kw),
         }
-        if spec.kind != "helpfulness" and len(agree) >= 2:
+        if len(agree) >= 2:
             suites_out[spec.name]["agreement"] = judge_agreement(spec.kind, agree)
         for metric, vals in values.items():
             pooled.setdefault(spec.kind, {}).setdefault(metric, []).extend(vals)
@@ -340,15 +332,8 @@ def _evaluate(config: EvalConfig, given: dict[str, Judge], show_progress: bool) 
                 "categories": list(it.categories),
             }
             row.update({metric: vals[i] for metric, vals in values.items()})
-            if it.prompt in responses and refusal_v and spec.kind != "helpfulness":
-                row["refusal_verdict"] = refusal_v[(it.prompt, responses[it.prompt])].to_dict()
-            if harm_v and spec.kind == "harmful":
-                row["harm_verdict"] = harm_v[(it.prompt, responses[it.prompt])].to_dict()
-            if spec.kind != "helpfulness":
-                for label in extra:
-                    verdict = extra_v[label].get((it.prompt, responses.get(it.prompt)))
-                    if verdict is not None:
-                        row.setdefault("verdicts", {})[label] = verdict.to_dict()
+            for label, (verdicts, _, field) in judged.items():
+                (row if field else row.setdefault("verdicts", {}))[field or label] = verdicts[i].to_dict()
             item_rows.append(row)
     summary = {
         kind: {

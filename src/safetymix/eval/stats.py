@@ -69,27 +69,10 @@ def bootstrap_interval(
     n_resamples: int = DEFAULT_RESAMPLES,
     confidence: float = 0.95,
 ) -> tuple[float, float]:
-    """Percentile-bootstrap interval of the mean of ``values``.
+    """Percentile-bootstrap interval ``(low, high)`` of the mean of ``values`` (at least one),
+    resampled ``n_resamples`` times from ``np.random.default_rng(seed)``.
 
-    Parameters
-    ----------
-    values : sequence of float
-        At least one value.
-    seed : int
-        Seed of the resampling generator (default 0).
-    n_resamples : int
-        Bootstrap resamples (default 2000).
-    confidence : float
-        Coverage (default 0.95).
-
-    Returns
-    -------
-    (low, high) : tuple of float
-
-    Raises
-    ------
-    ConfigError
-        For no values, ``n_resamples < 1`` or a confidence outside (0, 1).
+    Raises ConfigError for no values, ``n_resamples < 1`` or a confidence outside (0, 1).
     """
     x = np.asarray(values, dtype=np.float64)
     if x.size == 0:
@@ -118,10 +101,8 @@ def rate_summary(flags: Sequence[bool | None], confidence: float = 0.95) -> dict
     decided = [f for f in flags if f is not None]
     k, n = sum(bool(f) for f in decided), len(decided)
     out = {"n": len(flags), "n_judged": n, "n_unjudged": len(flags) - n, "count": k}
-    if n == 0:
-        return {**out, "rate": None, "ci_low": None, "ci_high": None, "method": "wilson"}
-    low, high = wilson_interval(k, n, confidence)
-    return {**out, "rate": k / n, "ci_low": low, "ci_high": high, "method": "wilson"}
+    low, high = wilson_interval(k, n, confidence) if n else (None, None)
+    return {**out, "rate": k / n if n else None, "ci_low": low, "ci_high": high, "method": "wilson"}
 
 
 def mean_summary(

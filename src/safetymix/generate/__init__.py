@@ -21,8 +21,6 @@ from safetymix.schema import Example
 
 logger = logging.getLogger(__name__)
 
-logger = logging.getLogger(__name__)
-
 __all__ = [
     "ENGINES",
     "SETTING_KEYS",

@@ -126,9 +126,10 @@ def resolve_config(config: GenerateConfig) -> GenerateConfig:
     return config.model_copy(update=update)
 
 
-def has_tokenizer(folder: Path) -> bool:
-    """Whether ``folder`` holds a saved tokenizer (``safetymix train`` saves one with the adapter)."""
-    return (folder / "tokenizer_config.json").is_file()
+def tokenizer_folder(config: GenerateConfig) -> str | None:
+    """The adapter folder when it holds a saved tokenizer (``safetymix train`` saves one there)."""
+    adapter = config.adapter
+    return adapter if adapter is not None and (Path(adapter) / "tokenizer_config.json").is_file() else None
 
 
 def _trained_setting(folder: str, key: str) -> Any:

@@ -7,11 +7,10 @@ ids from that mask, so a prompt gets the same greedy answer whatever batch it si
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from safetymix.errors import ConfigError, MissingDependencyError
-from safetymix.generate.config import GenerateConfig, has_tokenizer
+from safetymix.generate.config import GenerateConfig, tokenizer_folder
 from safetymix.schema import Example
 from safetymix.train.templates import as_example, check_template, encode_prompt
 
@@ -125,10 +124,8 @@ def load_model(config: GenerateConfig) -> tuple[Any, Any]:
         dtype = "bfloat16" if device == "cuda" and torch.cuda.is_bf16_supported() else "float32"
     ref = model_ref(config.model, config.gguf_file)
     trust = config.trust_remote_code
-    if config.adapter is not None and has_tokenizer(Path(config.adapter)):
-        tokenizer = load_tokenizer(model_ref(config.adapter), trust_remote_code=trust, who="generate")
-    else:
-        tokenizer = load_tokenizer(ref, trust_remote_code=trust, who="generate")
+    folder = tokenizer_folder(config)
+    tokenizer = load_tokenizer(model_ref(folder) if folder else ref, trust_remote_code=trust, who="generate")
     model = load_pretrained(ref, dtype=dtype, trust_remote_code=trust, who="generate")
     if config.adapter is not None:
         try:

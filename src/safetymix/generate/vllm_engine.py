@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from safetymix.errors import MissingDependencyError
-from safetymix.generate.config import ADAPTER_CONFIG, GenerateConfig, has_tokenizer
+from safetymix.generate.config import ADAPTER_CONFIG, GenerateConfig, tokenizer_folder
 from safetymix.schema import Example
 from safetymix.train.templates import check_template, encode_prompt
 
@@ -28,9 +28,7 @@ def generate_vllm(config: GenerateConfig, prompts: Sequence[Example], *, show_pr
         ) from exc
     from transformers import AutoTokenizer
 
-    tokenizer_source = config.model
-    if config.adapter is not None and has_tokenizer(Path(config.adapter)):
-        tokenizer_source = config.adapter
+    tokenizer_source = tokenizer_folder(config) or config.model
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_source, trust_remote_code=config.trust_remote_code)
     template = config.template or "alpaca"
     check_template(template, tokenizer)

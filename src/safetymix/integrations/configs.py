@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from safetymix.errors import ConfigError, check_name
+from safetymix.io.formats import TURN_KEYS
 
 #: Trainers ``--emit-config`` writes a fragment for, and the formats each reads.
 TRAINERS: dict[str, tuple[str, ...]] = {
@@ -138,9 +139,8 @@ def _axolotl_dataset(
         else:
             entry["type"] = "alpaca"
         return entry
-    key, role_key, content_key = (
-        ("conversations", "from", "value") if format == "sharegpt" else ("messages", "role", "content")
-    )
+    key = "conversations" if format == "sharegpt" else "messages"
+    role_key, content_key, _ = TURN_KEYS[key]
     entry.update(
         {
             "type": "chat_template",

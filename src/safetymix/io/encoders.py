@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from safetymix.io.formats import MESSAGES_ROLES, SHAREGPT_ROLES
+from safetymix.io.formats import TURN_KEYS
 from safetymix.schema import Example
 
 #: How ShareGPT turns name their speakers: LLaMA-Factory's and FastChat's ``human``/``gpt``,
@@ -27,12 +27,6 @@ from safetymix.schema import Example
 SHAREGPT_ROLE_NAMES: dict[str, dict[str, str]] = {
     "human/gpt": {"system": "system", "user": "human", "assistant": "gpt"},
     "user/assistant": {"system": "system", "user": "user", "assistant": "assistant"},
-}
-
-#: Keys of ``Example.extra`` that hold a whole conversation: key -> (role key, content key, roles).
-_TURN_KEYS: dict[str, tuple[str, str, dict[str, str]]] = {
-    "conversations": ("from", "value", SHAREGPT_ROLES),
-    "messages": ("role", "content", MESSAGES_ROLES),
 }
 
 
@@ -75,7 +69,7 @@ def conversation(ex: Example) -> Conversation:
     extra = ex.extra
     system = extra.get("system") if isinstance(extra.get("system"), str) and extra["system"] else None
     tools = extra.get("tools")
-    for key, (role_key, content_key, roles) in _TURN_KEYS.items():
+    for key, (role_key, content_key, roles) in TURN_KEYS.items():
         turns = _stored_turns(extra.get(key), role_key, content_key, roles)
         if turns:
             if turns[0][0] == "system":
@@ -97,9 +91,11 @@ def _stored_turns(value: Any, role_key: str, content_key: str, roles: dict[str, 
         return None
     out = []
     for turn in value:
-        if not isinstance(turn, dict) or turn.get(role_key) not in roles:
-            return None
-        if not isinstance(turn.get(content_key), str):
+        if (
+            not isinstance(turn, dict)
+            or turn.get(role_key) not in roles
+            or not isinstance(turn.get(content_key), str)
+        ):
             return None
         out.append((roles[turn[role_key]], turn[content_key]))
     return out

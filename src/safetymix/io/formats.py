@@ -42,6 +42,11 @@ INPUT_KEYS: tuple[str, ...] = ("input", "context", "ContextString")
 SHAREGPT_ROLES: dict[str, str] = {"system": "system", "human": "user", "user": "user"}
 SHAREGPT_ROLES.update({"gpt": "assistant", "assistant": "assistant"})
 MESSAGES_ROLES: dict[str, str] = {"system": "system", "user": "user", "assistant": "assistant"}
+#: Keys that hold a whole conversation: key -> (role key, content key, roles).
+TURN_KEYS: dict[str, tuple[str, str, dict[str, str]]] = {
+    "conversations": ("from", "value", SHAREGPT_ROLES),
+    "messages": ("role", "content", MESSAGES_ROLES),
+}
 
 _EXPECTED_LAYOUTS = (
     "alpaca (instruction + output or response), "

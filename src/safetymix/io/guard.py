@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from safetymix.errors import DataFormatError
+from safetymix.io.records import located_error
 
 _KEY = re.compile(rb'"((?:[^"\\]|\\.){1,200})"\s*:')
 
@@ -136,9 +137,7 @@ class ReadGuard:
                 f"the file changed while being read ({diff}); records already read may not match "
                 "the rest. Read a copy that no process is writing to"
             )
-            if where is not None and self.unit == "row":
-                raise DataFormatError(f"row {where}: {msg}", path=self.path)
-            raise DataFormatError(msg, path=self.path, line=where)
+            raise located_error(msg, self.path, self.unit, where)
 
 
 def last_key(raw: bytes | str) -> str | None:

@@ -179,9 +179,8 @@ class RunRecord:
             raise ConfigError(f"--out {self.out} is an existing directory; name a file")
         for role, path in self.inputs.items():
             for target in (self.out, self.sidecar):
-                if Path(path).exists() and target.exists() and os.path.samefile(path, target):
-                    raise ConfigError(f"--out {target} is the {role} input; write to another file")
-                if _key(path) == _key(target):
+                same = Path(path).exists() and target.exists() and os.path.samefile(path, target)
+                if same or _key(path) == _key(target):
                     raise ConfigError(f"--out {target} is the {role} input; write to another file")
 
     def __enter__(self) -> RunRecord:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from safetymix.errors import DataFormatError
-from safetymix.io.formats import MESSAGES_ROLES, RESPONSE_KEYS, SHAREGPT_ROLES, Layout
+from safetymix.io.formats import RESPONSE_KEYS, TURN_KEYS, Layout
 from safetymix.io.labels import (
     CSV_WORDS,
     FLAG_ALIASES,
@@ -57,10 +57,11 @@ class RawRecords:
 def located_error(
     message: str, path: str, unit: str, where: int, field: str | None = None
 ) -> DataFormatError:
-    """A :class:`DataFormatError` at a 1-based line, or at a 0-based table row (``"row N: ..."``)."""
-    if unit == "line":
-        return DataFormatError(message, path=path, line=where, field=field)
-    return DataFormatError(f"row {where}: {message}", path=path, field=field)
+    """A :class:`DataFormatError` at a 1-based line, at a 0-based table row (``"row N: ..."``),
+    or (``unit="record"``, or ``where`` None) at no position."""
+    if unit == "row" and where is not None:
+        return DataFormatError(f"row {where}: {message}", path=path, field=field)
+    return DataFormatError(message, path=path, line=where if unit == "line" else None, field=field)
 
 
 _DROP_HINT = "pass duplicates='drop' to keep the first"
@@ -94,8 +95,6 @@ class DuplicateIds:
             return False
         hint = f" (identical texts; {self.hint})" if same else ""
         msg = f"duplicate id {ex.id!r} at {self.unit} {first[0]} and {self.unit} {where}{hint}"
-        if self.unit == "record":
-            raise DataFormatError(msg, path=self.path, field="id")
         raise located_error(msg, self.path, self.unit, where, "id")
 
 
@@ -107,19 +106,12 @@ class RecordParser:
     ----------
     layout : Layout
         Where the texts live (from :func:`detect_layout`).
-    path : str
-        The file, for error messages.
-    source : str
-        ``Example.source`` for records that do not carry one (usually the file name).
-    unit : {"line", "row"}
-        What the record position passed to ``__call__`` counts: a 1-based line of a text
-        file or a 0-based row index of a table.
+    path, source, unit, strings
+        As in :class:`RawRecords` (``unit``: what the position passed to ``__call__`` counts).
     allow_missing_response : bool
         Give ``response=""`` instead of raising when a record has no response.
     prompts : bool
         Read a prompt set: the response is always ``""`` and any response key is dropped.
-    strings : bool
-        Values come from a CSV file, so labels are parsed from strings.
     """
 
     layout: Layout
@@ -211,8 +203,7 @@ class RecordParser:
     def _turns(self, where: int, rec: Mapping[str, Any]) -> tuple[str, str, str | None, dict[str, Any]]:
         key = self.layout.turns
         assert key is not None
-        role_key, content_key = ("from", "value") if key == "conversations" else ("role", "content")
-        roles = SHAREGPT_ROLES if key == "conversations" else MESSAGES_ROLES
+        role_key, content_key, roles = TURN_KEYS[key]
         turns = rec.get(key)
         if not isinstance(turns, list):
             raise self.error(f"expected a list of turns, got {_kind(turns)}", where, key)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from safetymix.errors import ConfigError
 from safetymix.io.guard import DEFAULT_MAX_LINE_BYTES, FileSnapshot
@@ -20,14 +21,7 @@ from safetymix.schema import Example
 
 
 def iter_chunks(
-    path: str | Path,
-    format: str | None = None,
-    *,
-    chunk_size: int = 4096,
-    split: str | None = None,
-    allow_missing_response: bool = False,
-    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
-    snapshot: FileSnapshot | None = None,
+    path: str | Path, format: str | None = None, *, chunk_size: int = 4096, **options: Any
 ) -> Iterator[list[Example]]:
     """Yield the examples of a file in lists of ``chunk_size``, holding one chunk at a time.
 
@@ -41,8 +35,9 @@ def iter_chunks(
     ----------
     chunk_size : int, default 4096
         Examples per list (the last one may be shorter).
-    Other parameters
-        As in :func:`iter_examples`.
+    **options
+        ``split``, ``allow_missing_response``, ``max_line_bytes`` and ``snapshot``, as in
+        :func:`iter_examples`.
 
     Raises
     ------
@@ -58,15 +53,7 @@ def iter_chunks(
     """
     if chunk_size < 1:
         raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
-    stream = iter_examples(
-        path,
-        format,
-        split=split,
-        allow_missing_response=allow_missing_response,
-        max_line_bytes=max_line_bytes,
-        snapshot=snapshot,
-    )
-    return _batched(stream, chunk_size)
+    return _batched(iter_examples(path, format, **options), chunk_size)
 
 
 def _batched(items: Iterator[Example], size: int) -> Iterator[list[Example]]:

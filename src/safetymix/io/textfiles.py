@@ -289,17 +289,9 @@ def _lines_at(text: str, positions: list[int]) -> list[int]:
 def csv_table(p: Path, guard: ReadGuard, delimiter: str, prompt_list: bool) -> RawRecords:
     """Records of a CSV/TSV file with a header row, each with the line where it starts.
 
-    Parameters
-    ----------
-    p : Path
-        The file.
-    guard : ReadGuard
-        Line limit, change detection and the name to show in errors.
-    delimiter : str
-        ``","`` or ``"\\t"``.
-    prompt_list : bool
-        Read a one-column file whose first line names no known column as a prompt list
-        without a header (AdvBench's ``harmful_behaviors.csv``).
+    ``p`` and ``guard`` as in :func:`jsonl_file_records`; ``delimiter`` is ``","`` or
+    ``"\\t"``; ``prompt_list`` reads a one-column file whose first line names no known
+    column as a prompt list without a header (AdvBench's ``harmful_behaviors.csv``).
 
     Notes
     -----

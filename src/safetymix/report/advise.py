@@ -174,9 +174,9 @@ def _increase_raw(g: Group, base: Group, confidence: float) -> Estimate | None:
     a, b = g.by_seed("over_refusal"), base.by_seed("over_refusal")
     if not a or not b:
         return None
-    common = sorted(set(a) & set(b))
-    if len(common) >= 2:
-        return t_estimate([100 * (a[s] - b[s]) for s in common], confidence)
+    pa, pb = g.paired(base, "over_refusal")
+    if len(pa) >= 2:
+        return t_estimate([100 * (x - y) for x, y in zip(pa, pb, strict=True)], confidence)
     xa, xb = np.array(list(a.values())), np.array(list(b.values()))
     mean = 100 * float(xa.mean() - xb.mean())
     if len(xa) == 1:
@@ -305,25 +305,15 @@ def _advise_model(agg: Aggregate, model: str, cfg: AdviseConfig, notes: list[str
             )
         labels = [lab for lab in labels if lab in cfg.strategies]
     rows: list[Evidence] = []
-    base_row = Evidence(
-        "none", 0, len(base.cells), base.metrics.get("harmfulness"), Estimate(0.0, 0.0, 0.0, 0, None, "exact")
-    )
-    base_row.fit_harm, base_row.fit_increase = base_row.harm, base_row.increase
-    smallest: dict[str, int | None] = {}
+    harm0, exact = base.metrics.get("harmfulness"), Estimate(0.0, 0.0, 0.0, 0, None, "exact")
+    base_row = Evidence("none", 0, len(base.cells), harm0, exact, harm0, exact)
     crossing: dict[str, float | None] = {}
     for label in labels:
         series = [g for g in agg.series(model, label) if g.budget > 0]
-        fh, fo = _fit_strategy(series, base, cfg)
         srows = []
-        for g, h, o in zip(series, fh, fo, strict=True):
-            r = Evidence(
-                label,
-                g.budget,
-                len(g.cells),
-                g.metrics.get("harmfulness"),
-                _increase_raw(g, base, agg.confidence),
-            )
-            r.fit_harm, r.fit_increase = h, o
+        for g, h, o in zip(series, *_fit_strategy(series, base, cfg), strict=True):
+            increase = _increase_raw(g, base, agg.confidence)
+            r = Evidence(label, g.budget, len(g.cells), g.metrics.get("harmfulness"), increase, h, o)
             if r.harm is None or r.increase is None:
                 notes.append(
                     f"{label} k={g.budget} ({model}): harmfulness or over-refusal missing; not assessed"
@@ -335,9 +325,7 @@ def _advise_model(agg: Aggregate, model: str, cfg: AdviseConfig, notes: list[str
         harm, inc = (r.harm, r.increase) if cfg.basis == "raw" else (r.fit_harm, r.fit_increase)
         r.passes_mean, r.passes_upper = _passes(harm, inc, cfg)
         r.meets = r.passes_upper if cfg.rule == "upper" else r.passes_mean
-    for label in labels:
-        ok = [r.budget for r in rows if r.label == label and r.meets]
-        smallest[label] = min(ok) if ok else None
+    smallest = {x: min((r.budget for r in rows if r.label == x and r.meets), default=None) for x in labels}
     if base_row.meets:
         rec: Evidence | None = base_row
         notes.append(f"{model}: the benign-only model already meets the targets: no safety examples needed")

@@ -69,6 +69,12 @@ class Group:
         """Seed -> value of ``metric`` (seeds that lack it are left out)."""
         return {c.seed: v for c in self.cells if (v := c.value(metric)) is not None}
 
+    def paired(self, other: Group, metric: str) -> tuple[list[float], list[float]]:
+        """Values of ``metric`` here and in ``other`` at their shared seeds, in seed order."""
+        a, b = self.by_seed(metric), other.by_seed(metric)
+        common = sorted(set(a) & set(b))
+        return [a[s] for s in common], [b[s] for s in common]
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "model": self.model,
@@ -99,15 +105,16 @@ class Aggregate:
     def models(self) -> list[str]:
         return sorted({g.model for g in self.groups})
 
+    def _strategy_groups(self, model: str | None) -> list[Group]:
+        return [g for g in self.groups if not g.is_baseline and (model is None or g.model == model)]
+
     def labels(self, model: str | None = None) -> list[str]:
         """Strategy labels (without the baseline), the reference first, then by name."""
-        names = {g.label for g in self.groups if not g.is_baseline and (model is None or g.model == model)}
+        names = {g.label for g in self._strategy_groups(model)}
         return sorted(names, key=lambda n: (n != self.reference, n))
 
     def budgets(self, model: str | None = None) -> list[int]:
-        return sorted(
-            {g.budget for g in self.groups if not g.is_baseline and (model is None or g.model == model)}
-        )
+        return sorted({g.budget for g in self._strategy_groups(model)})
 
     def series(self, model: str, label: str) -> list[Group]:
         """The groups of one strategy at one model, by budget."""
@@ -116,16 +123,10 @@ class Aggregate:
         )
 
     def baseline(self, model: str) -> Group | None:
-        for g in self.groups:
-            if g.model == model and g.is_baseline:
-                return g
-        return None
+        return next((g for g in self.groups if g.model == model and g.is_baseline), None)
 
     def group(self, model: str, label: str, budget: int) -> Group | None:
-        for g in self.groups:
-            if (g.model, g.label, g.budget) == (model, label, budget):
-                return g
-        return None
+        return next((g for g in self.groups if (g.model, g.label, g.budget) == (model, label, budget)), None)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -244,14 +245,12 @@ def _compare(agg: Aggregate) -> None:
             agg.notes.append(f"{g.label} k={g.budget} ({g.model}): no {agg.reference} cells at that budget")
             continue
         for metric in METRICS:
-            a, b = g.by_seed(metric), ref.by_seed(metric)
-            common = sorted(set(a) & set(b))
-            if common:
-                g.diff[metric] = t_estimate([a[s] - b[s] for s in common], agg.confidence)
-        a, b = g.by_seed("harmfulness"), ref.by_seed("harmfulness")
-        common = sorted(set(a) & set(b))
-        if common:
-            g.reduction = relative_reduction([b[s] for s in common], [a[s] for s in common], agg.confidence)
+            a, b = g.paired(ref, metric)
+            if a:
+                g.diff[metric] = t_estimate([x - y for x, y in zip(a, b, strict=True)], agg.confidence)
+        a, b = g.paired(ref, "harmfulness")
+        if a:
+            g.reduction = relative_reduction(b, a, agg.confidence)
             if g.reduction is None:
                 agg.notes.append(
                     f"{agg.reference} k={g.budget} ({g.model}) has harmfulness 0: "

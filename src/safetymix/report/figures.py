@@ -65,6 +65,12 @@ def _model_title(agg: Aggregate, title: str, model: str) -> str:
     return f"{title}\n{model}" if len(agg.models) > 1 else title
 
 
+def _finish(ax: Any, agg: Aggregate, title: str, model: str) -> None:
+    ax.set_title(_model_title(agg, title, model))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+
+
 def _budget_axis(ax: Any, budgets: Sequence[int]) -> None:
     if budgets and min(budgets) > 0 and len(budgets) > 1:
         ax.set_xscale("log")
@@ -75,10 +81,11 @@ def _budget_axis(ax: Any, budgets: Sequence[int]) -> None:
     ax.set_xlabel("budget k (safety examples added)")
 
 
-def _values(groups: Sequence[Group], metric: str, scale: float) -> tuple[np.ndarray, ...]:
+def _values(groups: Sequence[Group], metric: str | None, scale: float) -> tuple[np.ndarray, ...]:
+    """Budgets, means and bounds (NaN: none) of ``metric``; None: the relative reduction."""
     x, y, lo, hi = [], [], [], []
     for g in groups:
-        e = g.metrics.get(metric)
+        e = g.reduction if metric is None else g.metrics.get(metric)
         if e is None:
             continue
         x.append(g.budget)
@@ -145,9 +152,7 @@ def plot_vs_budget(agg: Aggregate, panels: Sequence[Panel], path: Path, title: s
                         ax.axhspan(e.low * scale, e.high * scale, color="black", alpha=0.07, linewidth=0)
                 _budget_axis(ax, agg.budgets(model))
                 ax.set_ylabel(ylabel)
-                ax.set_title(_model_title(agg, panel_title, model))
-                ax.grid(alpha=0.3)
-                ax.legend(fontsize=8, loc="best")
+                _finish(ax, agg, panel_title, model)
         shape = "bars" if all(len(agg.budgets(m)) == 1 for m in models) else "band"
         fig.suptitle(f"{title} (mean over seeds, {shape}: {pct}% interval)")
         return _save(fig, path)
@@ -155,13 +160,8 @@ def plot_vs_budget(agg: Aggregate, panels: Sequence[Panel], path: Path, title: s
 
 def plot_tradeoff(agg: Aggregate, path: Path) -> Path | None:
     """Harmfulness vs over-refusal, one point per strategy x budget, with the Pareto front."""
-    models = [
-        m
-        for m in agg.models
-        if any(
-            g.model == m and "harmfulness" in g.metrics and "over_refusal" in g.metrics for g in agg.groups
-        )
-    ]
+    both = [g for g in agg.groups if "harmfulness" in g.metrics and "over_refusal" in g.metrics]
+    models = [m for m in agg.models if any(g.model == m for g in both)]
     if not models:
         return None
     colours = palette(agg.labels())
@@ -171,9 +171,7 @@ def plot_tradeoff(agg: Aggregate, path: Path) -> Path | None:
         for row, model in enumerate(models):
             ax = axes[row][0]
             pts: list[tuple[float, float]] = []
-            for g in agg.groups:
-                if g.model != model or "harmfulness" not in g.metrics or "over_refusal" not in g.metrics:
-                    continue
+            for g in (g for g in both if g.model == model):
                 x, y = 100 * g.metrics["over_refusal"].mean, 100 * g.metrics["harmfulness"].mean
                 pts.append((x, y))
                 if g.is_baseline:
@@ -190,9 +188,7 @@ def plot_tradeoff(agg: Aggregate, path: Path) -> Path | None:
             )
             ax.set_xlabel("over-refusal on safe prompts, % (lower is better)")
             ax.set_ylabel("harmfulness, % (lower is better)")
-            ax.set_title(_model_title(agg, "Safety / over-refusal trade-off (labels: budget k)", model))
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=8, loc="best")
+            _finish(ax, agg, "Safety / over-refusal trade-off (labels: budget k)", model)
         return _save(fig, path)
 
 
@@ -265,29 +261,16 @@ def plot_relative_reduction(agg: Aggregate, path: Path) -> Path | None:
             ax = axes[row][0]
             labels = [lab for lab in agg.labels(model) if any(g.reduction for g in agg.series(model, lab))]
             for j, label in enumerate(labels):
-                groups = [g for g in agg.series(model, label) if g.reduction is not None]
+                x, y, lo, hi = _values(agg.series(model, label), None, 100)
                 # Side-by-side offsets (multiplicative: the axis is logarithmic).
-                shift = 1 + 0.06 * (j - (len(labels) - 1) / 2)
-                x = np.array([g.budget * shift for g in groups], dtype=np.float64)
-                y = np.array([100 * g.reduction.mean for g in groups])
-                lo = np.array(
-                    [100 * g.reduction.low if g.reduction.low is not None else np.nan for g in groups]
-                )
-                hi = np.array(
-                    [100 * g.reduction.high if g.reduction.high is not None else np.nan for g in groups]
-                )
+                x = x * (1 + 0.06 * (j - (len(labels) - 1) / 2))
                 err = np.vstack([np.nan_to_num(y - lo), np.nan_to_num(hi - y)])
                 ax.errorbar(x, y, yerr=err, marker="o", capsize=3, color=colours[label], label=label, ls="")
             ax.axhline(0, color="black", lw=1)
             _budget_axis(ax, agg.budgets(model))
             ax.set_ylabel(f"relative reduction of harmfulness vs {agg.reference}, %\n(higher is better)")
-            ax.set_title(
-                _model_title(
-                    agg, f"(h_{agg.reference} - h) / h_{agg.reference} per budget, {pct}% interval", model
-                )
-            )
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=8, loc="best")
+            title = f"(h_{agg.reference} - h) / h_{agg.reference} per budget, {pct}% interval"
+            _finish(ax, agg, title, model)
         return _save(fig, path)
 
 

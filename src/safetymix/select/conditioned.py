@@ -112,13 +112,11 @@ class _TrainConditioned(QuotaStrategy):
     def _choose(
         self, pool: Pool, category: str, rows: np.ndarray, n: int, rng: np.random.Generator, ctx: Any
     ) -> Choice:
-        return self._rank(pool, rows, n, ctx)
+        return self._fill(pool, rows, n, rng, ctx)
 
-    def _fill(self, pool: Pool, rows: np.ndarray, n: int, rng: np.random.Generator, ctx: Any) -> Choice:
-        return self._rank(pool, rows, n, ctx)
-
-    def _rank(self, pool: Pool, rows: np.ndarray, n: int, ctx: _Scores) -> Choice:
-        """The ``n`` best rows by exact score, scoring exactly only the rows that matter.
+    def _fill(self, pool: Pool, rows: np.ndarray, n: int, rng: np.random.Generator, ctx: _Scores) -> Choice:
+        """The ``n`` best rows by exact score (in a quota and in the fill alike), scoring
+        exactly only the rows that matter.
 
         Approximate scores never exceed exact ones. ``train-far`` keeps scoring the
         lowest-approximate rows exactly until every unscored row's approximate score is above

@@ -42,13 +42,24 @@ EVAL_OWNED: dict[str, str] = {
 }
 
 
-def _reject_owned(section: str, owned: dict[str, str], data: Any) -> Any:
-    if isinstance(data, dict):
-        taken = [k for k in data if k in owned]
-        if taken:
-            why = "; ".join(f"{section}.{k} {owned[k]}" for k in taken)
-            raise ValueError(f"the sweep sets {', '.join(taken)} for each cell ({why}); remove it")
-    return data
+def _cell_section(stage: type[Any], section: str, owned: dict[str, str]) -> type[Any]:
+    """``stage``'s options less the ``owned`` fields, which the sweep sets for each cell."""
+
+    class CellSection(stage):
+        @model_validator(mode="before")
+        @classmethod
+        def _owned(cls, data: Any) -> Any:
+            taken = [k for k in data if k in owned] if isinstance(data, dict) else []
+            if taken:
+                why = "; ".join(f"{section}.{k} {owned[k]}" for k in taken)
+                raise ValueError(f"the sweep sets {', '.join(taken)} for each cell ({why}); remove it")
+            return data
+
+        def cell_fields(self) -> dict[str, Any]:
+            """The fields a cell passes on to the stage's config (JSON-ready)."""
+            return self.model_dump(mode="json", exclude=set(owned))
+
+    return CellSection
 
 
 class DataSection(BaseModel):
@@ -96,6 +107,13 @@ class StrategySpec(NamedSpec):
         return self
 
 
+def _reference_rules(strategies: list[StrategySpec]) -> list[Any]:
+    """``params.rules`` of each strategy that needs Cossim reference sets, in order."""
+    from safetymix.select.registry import strategy_requires
+
+    return [s.params.get("rules", "ours") for s in strategies if "reference" in strategy_requires([s.name])]
+
+
 def _params_suffix(params: dict[str, Any]) -> str:
     if not params:
         return ""
@@ -106,33 +124,15 @@ def _params_suffix(params: dict[str, Any]) -> str:
     return "[" + ";".join(f"{k}={text(v)}" for k, v in sorted(params.items())) + "]"
 
 
-class SweepTrainSection(TrainConfig):
+class SweepTrainSection(_cell_section(TrainConfig, "train", TRAIN_OWNED)):
     """:class:`~safetymix.train.TrainConfig` without the fields each cell sets."""
 
     model: str | None = None  # type: ignore[assignment]
     output_dir: str | None = None  # type: ignore[assignment]
 
-    @model_validator(mode="before")
-    @classmethod
-    def _owned(cls, data: Any) -> Any:
-        return _reject_owned("train", TRAIN_OWNED, data)
 
-    def cell_fields(self) -> dict[str, Any]:
-        """The fields a cell passes on to ``TrainConfig`` (JSON-ready)."""
-        return self.model_dump(mode="json", exclude=set(TRAIN_OWNED))
-
-
-class SweepEvalSection(EvalConfig):
+class SweepEvalSection(_cell_section(EvalConfig, "eval", EVAL_OWNED)):
     """:class:`~safetymix.eval.EvalConfig` without the fields each cell sets."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _owned(cls, data: Any) -> Any:
-        return _reject_owned("eval", EVAL_OWNED, data)
-
-    def cell_fields(self) -> dict[str, Any]:
-        """The fields a cell passes on to ``EvalConfig`` (JSON-ready)."""
-        return self.model_dump(mode="json", exclude=set(EVAL_OWNED))
 
 
 class SweepConfig(BaseModel):
@@ -206,12 +206,8 @@ class SweepConfig(BaseModel):
         same = sorted({k for k in keys if keys.count(k) > 1})
         if same:
             raise ValueError(f"the same strategy and params appear twice: {same}")
-        from safetymix.select.registry import strategy_requires
-
         # The pool holds one set of Cossim reference embeddings, built for one rule set.
-        ref_rules = sorted(
-            {s.params.get("rules", "ours") for s in v if "reference" in strategy_requires([s.name])}
-        )
+        ref_rules = sorted(set(_reference_rules(v)))
         if len(ref_rules) > 1:
             raise ValueError(
                 "the cossim strategies of one sweep must share params.rules (the pool's reference "
@@ -221,12 +217,7 @@ class SweepConfig(BaseModel):
 
     def pool_rules(self) -> str:
         """The rules the pool's Cossim reference sets are built for (see :func:`prepare_pool`)."""
-        from safetymix.select.registry import strategy_requires
-
-        for s in self.strategies:
-            if "reference" in strategy_requires([s.name]):
-                return str(s.params.get("rules", "ours"))
-        return "ours"
+        return str(next(iter(_reference_rules(self.strategies)), "ours"))
 
     @field_validator("budgets", mode="before")
     @classmethod

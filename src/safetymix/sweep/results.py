@@ -42,11 +42,12 @@ def items_path(run_dir: str | Path, cell_id: str) -> Path:
 # -- metrics from an eval report ----------------------------------------------------------------
 
 
-def _rate(summary: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not summary or summary.get("rate") is None:
+def _rate(summary: dict[str, Any] | None, key: str = "rate") -> dict[str, Any] | None:
+    """A rate summary (or, ``key="mean"``, a mean summary) as a cell's metric block."""
+    if not summary or summary.get(key) is None:
         return None
     return {
-        "value": summary["rate"],
+        "value": summary[key],
         "low": summary["ci_low"],
         "high": summary["ci_high"],
         "n": summary["n_judged"],
@@ -103,16 +104,8 @@ def cell_metrics(report: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
                 metrics[f"{cell_name}[{label}"] = _rate(m)
     helpful = summary.get("helpfulness", {}).get("metrics", {})
     for kind, higher in (("reward", True), ("loss", False)):
-        m = helpful.get(kind)
-        if m and m.get("mean") is not None:
-            metrics["helpfulness"] = {
-                "value": m["mean"],
-                "low": m["ci_low"],
-                "high": m["ci_high"],
-                "n": m["n_judged"],
-                "kind": kind,
-                "higher_is_better": higher,
-            }
+        if (m := _rate(helpful.get(kind), "mean")) is not None:
+            metrics["helpfulness"] = {**m, "kind": kind, "higher_is_better": higher}
             break
 
     # Pool the harmful suites by category: add the counts, then one Wilson interval each.

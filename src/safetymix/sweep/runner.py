@@ -18,13 +18,13 @@ import shutil
 import time
 import traceback
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from safetymix.errors import ConfigError
 from safetymix.io.manifest import record_header, write_json
+from safetymix.io.progress import quiet_third_party_bars
 from safetymix.schema import Example
 from safetymix.sweep.cells import Cell
 from safetymix.sweep.config import SweepConfig
@@ -127,7 +127,7 @@ def execute_cell(task: dict[str, Any], benign: Sequence[Example]) -> dict[str, A
             write_examples(mix_file, mixed, format="jsonl")
             eval_fields["train"] = [str(mix_file)]
         t = time.perf_counter()
-        with warnings.catch_warnings(), _no_hub_progress_bars():
+        with warnings.catch_warnings(), quiet_third_party_bars():  # the sweep has its own bar
             warnings.simplefilter("ignore")  # evaluate records its warnings in the report's notes
             report = evaluate(EvalConfig(**eval_fields))
         seconds["eval"] = round(time.perf_counter() - t, 3)
@@ -147,20 +147,6 @@ def execute_cell(task: dict[str, Any], benign: Sequence[Example]) -> dict[str, A
     record = _record(cell, cell_id, notes=list(dict.fromkeys(notes)), **parts)
     write_json(cell_path(run_dir, cell_id), record)
     return record
-
-
-@contextmanager
-def _no_hub_progress_bars() -> Iterator[None]:
-    """Hide transformers' weight-loading bars while a cell evaluates (the sweep has its own)."""
-    from transformers.utils import logging as hf_logging
-
-    was_on = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_on:
-            hf_logging.enable_progress_bar()
 
 
 _WORKER: dict[str, Any] = {}

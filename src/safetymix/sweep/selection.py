@@ -28,24 +28,12 @@ def build_pool(config: SweepConfig, inputs: SweepInputs, *, show_progress: bool 
 
 def select_cell(cell: Cell, pool: Any, n_pool: int) -> tuple[dict[str, Any], list[Example]]:
     """The ``selection`` block of a cell and its picks (none for the baseline)."""
-    from safetymix.select import get_strategy, picked_examples
+    from safetymix.select import Selection, get_strategy, picked_examples
 
     if cell.is_baseline:
-        summary = {
-            "strategy": cell.strategy,
-            "k": 0,
-            "seed": cell.seed,
-            "n_picked": 0,
-            "n_pool": n_pool,
-            "n_candidates": 0,
-            "behaviours": None,
-            "rules": "ours",
-            "quota_per_category": 0,
-            "visit_order": [],
-            "shortfalls": {},
-            "notes": ["baseline: no safety examples"],
-        }
-        return {"summary": summary, "picks": []}, []
+        empty = Selection(cell.strategy, 0, cell.seed, [], n_pool, 0, None)
+        empty.notes.append("baseline: no safety examples")
+        return {"summary": empty.summary(), "picks": []}, []
     selection = get_strategy(cell.strategy, seed=cell.seed, **cell.strategy_params).select(pool, cell.budget)
     picks = picked_examples(pool, selection)
     rows = [

@@ -20,6 +20,7 @@ from typing import Any
 
 from safetymix.errors import ConfigError, DataFormatError, MissingDependencyError
 from safetymix.io.manifest import write_json
+from safetymix.io.progress import quiet_third_party_bars
 from safetymix.schema import Example
 from safetymix.train.config import ALL_LINEAR, TrainConfig, TrainResult
 from safetymix.train.templates import check_template, to_prompt_completion
@@ -73,7 +74,7 @@ def train(
     True
     """
     out = Path(config.output_dir)
-    with _progress_bars(show_progress):
+    with quiet_third_party_bars(not show_progress):
         trainer, resolved = build_trainer(config, examples=examples, show_progress=show_progress)
         if config.probe_every is not None:
             from safetymix.integrations.probe import SafetyProbeCallback
@@ -158,7 +159,7 @@ def build_trainer(
     from safetymix.hub import check_hub_model
 
     check_hub_model(config.model)  # offline: fail now, not after a minute of retries
-    with _progress_bars(show_progress):
+    with quiet_third_party_bars(not show_progress):
         return _build_trainer(config, rows, show_progress)
 
 
@@ -322,13 +323,6 @@ def _load_examples(config: TrainConfig, examples: Sequence[Example] | None) -> l
             field="response",
         )
     return rows
-
-
-def _progress_bars(show: bool):
-    """Hide datasets' and transformers' progress bars unless ``show``; restore them after."""
-    from safetymix.io.progress import quiet_third_party_bars
-
-    return quiet_third_party_bars(not show)
 
 
 def _checkpointing_field(config_class: type) -> str:
