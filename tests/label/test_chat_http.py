@@ -169,3 +169,25 @@ def test_check_names_every_bad_option():
         "concurrency must be >= 1; got 0; max_retries must be >= 0; got -1; "
         "backoff must be >= 0; got -1.0; timeout must be > 0; got 0"
     )
+
+
+def test_a_password_in_base_url_reaches_no_record(stub, monkeypatch):
+    """describe(), repr and the labeller description mask URL userinfo; an unset key variable
+    sends no Authorization header at all."""
+    from safetymix.judge.openai_compat import OpenAIJudge
+    from safetymix.label.guard import OpenAIGuardLabeller
+    from safetymix.label.stream import describe_labeller
+
+    url = "http://user:s3cretpw@h/v1"
+    judge = OpenAIJudge(url, "m")
+    assert "s3cretpw" not in json.dumps(judge.describe()) and "s3cretpw" not in repr(judge)
+    assert judge.describe()["params"]["base_url"] == "http://***@h/v1"
+    assert "s3cretpw" not in json.dumps(describe_labeller(OpenAIGuardLabeller(url, "m")))
+    assert chat_http.redact_json({"a": [url, 3, {"b": url}], "c": None}) == {
+        "a": ["http://***@h/v1", 3, {"b": "http://***@h/v1"}],
+        "c": None,
+    }
+    monkeypatch.delenv("CHAT_TEST_UNSET", raising=False)
+    with pytest.warns(RuntimeWarning, match="CHAT_TEST_UNSET is not set"):
+        ChatEndpoint(stub.url, "m", api_key_env="CHAT_TEST_UNSET").answers(_chats("x"), missing_key="warn")
+    assert stub.seen == [("/v1/chat/completions", None)]

@@ -9,6 +9,7 @@ import typer
 
 from safetymix.cli.options import config_command, console
 from safetymix.judge.runner import JudgeConfig
+from safetymix.label.chat_http import redact_json
 
 
 def _summary(records: list[dict[str, Any]], by: str | None, seed: int, confidence: float) -> dict[str, Any]:
@@ -50,7 +51,12 @@ def judge_command(
     records = judge_file(responses, out, cfg, show_progress=True)
     summary = _summary(records, cfg.by, cfg.seed, cfg.confidence)
     side = out.with_name(out.name + ".summary.json")
-    body = {"command": "judge", "responses": str(responses), "config": cfg.model_dump(mode="json"), **summary}
+    body = {
+        "command": "judge",
+        "responses": str(responses),
+        "config": redact_json(cfg.model_dump(mode="json")),
+        **summary,
+    }
     write_json(side, body)
     typer.echo(f"{cfg.judge}: {len(records)} responses -> {out}")
     for name, s in summary["overall"].items():

@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from safetymix.cli.options import config_command, console
 from safetymix.engine import EngineOptions
 from safetymix.errors import SafetymixError
+from safetymix.label.chat_http import redact_json
 from safetymix.label.stream import gold_refusal
 from safetymix.select.prepare import PoolConfig
 
@@ -77,7 +78,7 @@ def label_command(
             raise SafetymixError(
                 f"--gold {cfg.gold!r}: no record carries a readable refusal label in that field"
             )
-        record = run.commit({"config": cfg.model_dump(), **report}, staged=partial)
+        record = run.commit({"config": redact_json(cfg.model_dump(mode="json")), **report}, staged=partial)
     if report["resumed_from"]:
         console.print(f"resumed after {report['resumed_from']} records labelled by an interrupted run")
     if cfg.gold is not None:

@@ -35,6 +35,7 @@ from safetymix.eval.user_suites import UserSuite, parse_suite_arg, read_suite_ya
 from safetymix.io.manifest import record_header
 from safetymix.judge.base import Judge, Verdict
 from safetymix.judge.registry import get_judge
+from safetymix.label.chat_http import redact_json
 
 
 def resolve_suites(config: EvalConfig) -> list[SuiteSpec]:
@@ -355,7 +356,7 @@ def _evaluate(config: EvalConfig, given: dict[str, Judge], show_progress: bool) 
         )
     return {
         **record_header("eval"),
-        "config": config.model_dump(mode="json"),
+        "config": redact_json(config.model_dump(mode="json")),
         "data_root": str(Path(config.data_root) if config.data_root else default_data_root()),
         "suites": suites_out,
         "summary": summary,

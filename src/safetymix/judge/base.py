@@ -90,17 +90,22 @@ class Judge:
         raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:
-        """Name and parameters (no secrets: keys live in environment variables)."""
+        """Name and parameters (no secrets: keys live in environment variables, and a
+        password in a URL is masked)."""
+        from safetymix.label.chat_http import redact_json
+
         params = {
             k: v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
             for k, v in vars(self).items()
             if not k.startswith("_")
         }
-        return {"name": self.name, "gives": list(self.gives), "params": params}
+        return {"name": self.name, "gives": list(self.gives), "params": redact_json(params)}
 
     def __repr__(self) -> str:
+        from safetymix.label.chat_http import redact
+
         params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
-        return f"{type(self).__name__}({params})"
+        return redact(f"{type(self).__name__}({params})")
 
 
 def parse_answers(

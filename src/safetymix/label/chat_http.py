@@ -110,6 +110,18 @@ def redact(text: str, secrets: Sequence[str] = ()) -> str:
     return _TOKENS.sub(lambda m: (m.group(1) or "") + "***", text)
 
 
+def redact_json(value: Any) -> Any:
+    """``value`` (dicts, lists and scalars, as written to a run record) with :func:`redact`
+    applied to every string in it."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {k: redact_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_json(v) for v in value]
+    return value
+
+
 def message_content(response: Any) -> str | None:
     """``choices[0].message.content`` of a 200 answer (``""`` when null); None when absent."""
     try:
@@ -238,7 +250,8 @@ class ChatEndpoint:
                     f"environment variable {self.api_key_env} (api_key_env) is not set; "
                     "set it, or pass api_key_env=None for a server without keys"
                 )
-            headers["Authorization"] = f"Bearer {key}"
+            if key:
+                headers["Authorization"] = f"Bearer {key}"
         return headers
 
     def answers(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from safetymix.errors import SafetymixError
-from safetymix.label.chat_http import ChatEndpoint, message_content
+from safetymix.label.chat_http import ChatEndpoint, message_content, redact
 from safetymix.label.taxonomy import Taxonomy, load_taxonomy
 from safetymix.schema import Example
 
@@ -192,7 +192,7 @@ class JudgeCategoryLabeller(ChatEndpoint):
             answer = message_content(resp)
             if answer is None:
                 raise SafetymixError(
-                    f"{self.url} answered 200 without choices[0].message.content: {resp.text[:200]!r}"
+                    redact(f"{self.url} answered 200 without choices[0].message.content: {resp.text[:200]!r}")
                 )
             labels, unknown = parse_category_list(answer, names)
             parsed[prompt] = labels

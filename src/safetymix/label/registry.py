@@ -139,7 +139,5 @@ class LabellerSpec:
             "kind": self.kind,
             "name": self.name,
             # no credential in a base_url's userinfo ever reaches a record or a message
-            "params": {
-                k: redact(str(v)) if k == "base_url" else str(v) for k, v in sorted(self.params.items())
-            },
+            "params": {k: redact(str(v)) for k, v in sorted(self.params.items())},
         }

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from safetymix import __version__
+from safetymix.label.chat_http import redact
 from safetymix.label.pool import label_pool, resolve_labeller
 from safetymix.label.registry import LabellerSpec
 from safetymix.schema import Example
@@ -71,7 +72,7 @@ def describe_labeller(labeller: Any) -> Any:
         return labeller
     if isinstance(labeller, LabellerSpec):
         return labeller.describe()
-    params = {k: str(v) for k, v in sorted(vars(labeller).items()) if not k.startswith("_")}
+    params = {k: redact(str(v)) for k, v in sorted(vars(labeller).items()) if not k.startswith("_")}
     return {"class": f"{type(labeller).__module__}.{type(labeller).__qualname__}", "params": params}
 
 

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from safetymix.errors import BudgetError, check_name
 from safetymix.io.readers import DEFAULT_DUPLICATES, DUPLICATES_HELP
+from safetymix.label.chat_http import redact_json
 from safetymix.schema import BEHAVIOURS, Example
 from safetymix.select.base import DEFAULT_BEHAVIOURS, Selection
 from safetymix.select.budget import resolve_budget
@@ -110,7 +111,11 @@ def run_select(
         show_progress=show_progress,
     )
     selection = strategy.select(pool, k)
-    report = {"config": config.model_dump(), "labelling": label_report, "selection": selection.summary()}
+    report = {
+        "config": redact_json(config.model_dump(mode="json")),
+        "labelling": label_report,
+        "selection": selection.summary(),
+    }
     return picked_examples(pool, selection), selection, report
 
 

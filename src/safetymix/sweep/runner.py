@@ -25,6 +25,7 @@ from typing import Any
 from safetymix.errors import ConfigError
 from safetymix.io.manifest import record_header, write_json
 from safetymix.io.progress import quiet_third_party_bars
+from safetymix.label.chat_http import redact_json
 from safetymix.schema import Example
 from safetymix.sweep.cells import Cell
 from safetymix.sweep.config import SweepConfig
@@ -173,7 +174,7 @@ def sweep_record(config: SweepConfig, inputs: SweepInputs, cells: Sequence[Cell]
         **record_header("sweep"),
         # train and eval without the fields each cell sets (they would read as settings)
         "config": {
-            **config.model_dump(mode="json"),
+            **redact_json(config.model_dump(mode="json")),
             "train": config.train.cell_fields(),
             "eval": config.eval.cell_fields(),
         },
