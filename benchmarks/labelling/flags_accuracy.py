@@ -12,7 +12,9 @@ without the evaluated source, then labels that source:
   does not start with one of its refusal prefixes is called harmful).
 - ``harmful_request`` held out by source (AdvBench, HarmBench standard, MaliciousInstruct,
   refusal_direction harmful_train, Do-Not-Answer, CoCoNot, CoCoNot contrast); XSTest's 450
-  prompts and BeaverTails-Evaluation are never in training.
+  prompts and BeaverTails-Evaluation are never in training. ``harmful_request_with_xstest``
+  (``--only harmful_request_with_xstest``, not in the default run): XSTest's prompts in
+  training, held out by XSTest type (``harmful_request_xstest.py``).
 - ``refusal`` on XSTest's 2,250 completions held out by model.
 - categories: 5-fold cross-validation of the category head on the paper's labels.
 - the promise: a pool of the PKU-SafeRLHF pairs whose harmful_response comes from a head
@@ -45,6 +47,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 from label_data import (  # noqa: E402
     DEFAULT_DATASETS,
     XSTEST_MODELS,
+    _row,
     build_training_rows,
     paper_category_rows,
     prompt_key,
@@ -159,37 +162,44 @@ def _score_response(f: Flag, test: np.ndarray, train: np.ndarray | None) -> dict
     }
 
 
+def xstest_prompt_rows(datasets: Path) -> list[dict[str, Any]]:
+    """XSTest's 450 prompts as request rows, source ``xstest_prompts``, group the prompt type."""
+    with open(datasets / "xstest/xstest_prompts.csv", encoding="utf-8", newline="") as fh:
+        return [
+            _row("xstest_prompts", r["prompt"], group=r["type"], harmful_request=r["label"] == "unsafe")
+            for r in csv.DictReader(fh)
+        ]
+
+
+#: Held out one at a time by :func:`harmful_request` and ``harmful_request_with_xstest``.
+REQUEST_SOURCES = ("advbench", "harmbench/standard", "malicious_instruct", "harmful_train_full")
+REQUEST_SOURCES += ("do_not_answer", "coconot_eval/safety", "coconot_contrast_eval")
+
+
+def request_flag(rows: list[dict[str, Any]], datasets: Path, enc: Encoder) -> tuple[Flag, np.ndarray]:
+    """The request rows of ``rows`` plus XSTest's prompts, BeaverTails-Evaluation and the full
+    refusal_direction harmful_train split; and the mask of those three added sources."""
+    bt = json.loads((datasets / "beavertails_evaluation/beavertails_evaluation.json").read_text("utf-8"))
+    ht = json.loads((datasets / "refusal_direction_splits/harmful_train.json").read_text("utf-8"))
+    extra = xstest_prompt_rows(datasets)
+    extra += [_row("beavertails_eval", r["prompt"], harmful_request=True) for r in bt]
+    extra += [_row("harmful_train_full", r["instruction"], harmful_request=True) for r in ht]
+    f = Flag("harmful_request", [r for r in rows if not r["response"]] + extra, enc)
+    return f, np.isin(f.source, ["xstest_prompts", "beavertails_eval", "harmful_train_full"])
+
+
+def by_source(f: Flag, allowed: np.ndarray, name: str) -> tuple[np.ndarray, Any]:
+    """Probabilities on source ``name`` of a head fit on ``allowed`` rows of other sources."""
+    train = allowed & (f.source != name)
+    if name == "harmful_train_full":
+        train &= f.source != "harmful_train"
+    return f.held_out(f.source == name, train)
+
+
 def harmful_request(rows: list[dict[str, Any]], datasets: Path, enc: Encoder) -> dict[str, Any]:
     from sklearn.metrics import roc_auc_score
 
-    extra = []
-    with open(datasets / "xstest/xstest_prompts.csv", encoding="utf-8", newline="") as fh:
-        for r in csv.DictReader(fh):
-            extra.append(
-                {
-                    "source": "xstest_prompts",
-                    "prompt": r["prompt"],
-                    "response": "",
-                    "harmful_request": r["label"] == "unsafe",
-                    "group": r["type"],
-                }
-            )
-    for r in json.loads((datasets / "beavertails_evaluation/beavertails_evaluation.json").read_text("utf-8")):
-        extra.append(
-            {"source": "beavertails_eval", "prompt": r["prompt"], "response": "", "harmful_request": True}
-        )
-    for r in json.loads((datasets / "refusal_direction_splits/harmful_train.json").read_text("utf-8")):
-        extra.append(
-            {
-                "source": "harmful_train_full",
-                "prompt": r["instruction"],
-                "response": "",
-                "harmful_request": True,
-            }
-        )
-    req_rows = [r for r in rows if not r["response"]]
-    f = Flag("harmful_request", req_rows + extra, enc)
-    never = np.isin(f.source, ["xstest_prompts", "beavertails_eval", "harmful_train_full"])
+    f, never = request_flag(rows, datasets, enc)
     out: dict[str, Any] = {}
     test = np.isin(f.source, ["xstest_prompts", "beavertails_eval"])
     p, head = f.held_out(test, ~never)
@@ -203,21 +213,9 @@ def harmful_request(rows: list[dict[str, Any]], datasets: Path, enc: Encoder) ->
     out["xstest_prompts"]["ceiling_accuracy"] = round(
         max(float(np.mean((p[xs] >= t) == f.y[test][xs])) for t in np.unique(p[xs])), 3
     )
-    for name in (
-        "advbench",
-        "harmbench/standard",
-        "malicious_instruct",
-        "harmful_train_full",
-        "do_not_answer",
-        "coconot_eval/safety",
-        "coconot_contrast_eval",
-    ):
-        test = f.source == name
-        train = ~never & (f.source != name)
-        if name == "harmful_train_full":
-            train &= f.source != "harmful_train"
-        p2, head2 = f.held_out(test, train)
-        out[name] = prf(f.y[test], (p2 >= head2.threshold).astype(int))
+    for name in REQUEST_SOURCES:
+        p2, head2 = by_source(f, ~never, name)
+        out[name] = prf(f.y[f.source == name], (p2 >= head2.threshold).astype(int))
     for k, v in out.items():
         print(f"harmful_request {k}: {v}", flush=True)
     return out
@@ -363,6 +361,10 @@ def main(argv: list[str] | None = None) -> int:
         result["harmful_response"] = harmful_response(harm, enc)
     if "harmful_request" in args.only:
         result["harmful_request"] = harmful_request(rows, args.datasets, enc)
+    if "harmful_request_with_xstest" in args.only:  # not in the default run (2 min)
+        from harmful_request_xstest import harmful_request_with_xstest
+
+        result["harmful_request_with_xstest"] = harmful_request_with_xstest(rows, args.datasets, enc)
     if "refusal" in args.only:
         result["refusal"] = refusal(rows, args.datasets, enc)
     if "categories" in args.only:
