@@ -100,7 +100,7 @@ def test_a_pool_that_mixes_harmful_answers_is_named_in_the_notes(datasets):
     )[:300]
     mixed, _ = label_pool([make_example(r["question"], r["answer"]) for r in pku])
     curated, _ = label_pool([make_example(r["instruction"], r["output"], r["input"]) for r in bianchi])
-    warn = "T1 picks of the offline labeller can still be unsafe"
+    warn = "T1 picks can still be unsafe"
     notes = get_strategy("sss-b", seed=0).select(Pool(mixed), 20).notes
     assert any(warn in n for n in notes), notes
     assert not any(warn in n for n in get_strategy("sss-b", seed=0).select(Pool(curated), 20).notes)

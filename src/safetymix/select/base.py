@@ -292,7 +292,7 @@ class Strategy:
         if len(pool) and risky >= MIXED_POOL_SHARE * len(pool):
             selection.notes.append(
                 f"{risky} of {len(pool)} responses labelled harmful or unsure: in a pool that mixes "
-                "harmful answers, T1 picks of the offline labeller can still be unsafe (about 1 in 5 "
+                "harmful answers, T1 picks can still be unsafe (with the offline labeller about 1 in 5 "
                 "on PKU-SafeRLHF; README, 'The promise'); label with a guard model or read the picks"
             )
         n_unknown = int((pool.behaviour == Behaviour.UNKNOWN.value).sum())
