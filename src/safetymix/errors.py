@@ -1,8 +1,10 @@
-"""Exception hierarchy: every error safetymix raises on purpose derives from SafetymixError."""
+"""Exception hierarchy (every error safetymix raises on purpose derives from SafetymixError)
+and :func:`redact`, which masks credentials in every message and run record."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,3 +105,33 @@ class ContaminationError(SafetymixError):
 
 class MissingDependencyError(SafetymixError, ImportError):
     """An optional dependency is not installed; the message says how to install it."""
+
+
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][\w+.-]*://)[^/@\s]+@")
+_TOKENS = re.compile(
+    r"(?i)(bearer\s+|api[_-]?key[\"']?\s*[:=]\s*[\"']?|token[\"']?\s*[:=]\s*[\"']?)[\w.~+/-]{4,}"
+    r"|\bsk-[\w-]{8,}"
+)
+
+
+def redact(text: str, secrets: Sequence[str] = ()) -> str:
+    """``text`` with credentials masked: URL userinfo, bearer tokens, ``api_key=...``,
+    ``sk-...`` keys and every string of ``secrets`` (the key actually sent). Every message
+    and log line that may echo a server's answer or a URL goes through it."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    text = _USERINFO.sub(lambda m: m["scheme"] + "***@", text)
+    return _TOKENS.sub(lambda m: (m.group(1) or "") + "***", text)
+
+
+def redact_json(value: Any) -> Any:
+    """``value`` (dicts, lists and scalars, as written to a run record) with :func:`redact`
+    applied to every string in it."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {k: redact_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_json(v) for v in value]
+    return value

@@ -8,8 +8,8 @@ from typing import Any
 import typer
 
 from safetymix.cli.options import config_command, console
+from safetymix.errors import redact_json
 from safetymix.judge.runner import JudgeConfig
-from safetymix.label.chat_http import redact_json
 
 
 def _summary(records: list[dict[str, Any]], by: str | None, seed: int, confidence: float) -> dict[str, Any]:

@@ -9,8 +9,7 @@ from pydantic import Field, model_validator
 
 from safetymix.cli.options import config_command, console
 from safetymix.engine import EngineOptions
-from safetymix.errors import SafetymixError
-from safetymix.label.chat_http import redact_json
+from safetymix.errors import SafetymixError, redact_json
 from safetymix.label.stream import gold_refusal
 from safetymix.select.prepare import PoolConfig
 

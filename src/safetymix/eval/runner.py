@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from safetymix.errors import ConfigError, DataFormatError
+from safetymix.errors import ConfigError, DataFormatError, redact_json
 from safetymix.eval.agreement import decisions, judge_agreement
 from safetymix.eval.answers import generate_answers, loss_model, responses_from_file
 from safetymix.eval.config import EvalConfig
@@ -35,7 +35,6 @@ from safetymix.eval.user_suites import UserSuite, parse_suite_arg, read_suite_ya
 from safetymix.io.manifest import record_header
 from safetymix.judge.base import Judge, Verdict
 from safetymix.judge.registry import get_judge
-from safetymix.label.chat_http import redact_json
 
 
 def resolve_suites(config: EvalConfig) -> list[SuiteSpec]:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
-from safetymix.errors import ConfigError
+from safetymix.errors import ConfigError, redact, redact_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +92,6 @@ class Judge:
     def describe(self) -> dict[str, Any]:
         """Name and parameters (no secrets: keys live in environment variables, and a
         password in a URL is masked)."""
-        from safetymix.label.chat_http import redact_json
-
         params = {
             k: v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
             for k, v in vars(self).items()
@@ -102,8 +100,6 @@ class Judge:
         return {"name": self.name, "gives": list(self.gives), "params": redact_json(params)}
 
     def __repr__(self) -> str:
-        from safetymix.label.chat_http import redact
-
         params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
         return redact(f"{type(self).__name__}({params})")
 

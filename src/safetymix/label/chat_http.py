@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -25,7 +24,7 @@ from dataclasses import KW_ONLY, dataclass
 from functools import partial
 from typing import Any
 
-from safetymix.errors import ConfigError, SafetymixError
+from safetymix.errors import ConfigError, SafetymixError, redact, redact_json  # noqa: F401 (re-exported)
 
 logger = logging.getLogger(__name__)
 
@@ -90,36 +89,6 @@ class ChatRequestError(SafetymixError, RuntimeError):
         if self.status is None:
             return f"{type(self.error).__name__}: {redact(str(self.error), self._secrets)}"
         return f"HTTP {self.status}: {self.body!r}"
-
-
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][\w+.-]*://)[^/@\s]+@")
-_TOKENS = re.compile(
-    r"(?i)(bearer\s+|api[_-]?key[\"']?\s*[:=]\s*[\"']?|token[\"']?\s*[:=]\s*[\"']?)[\w.~+/-]{4,}"
-    r"|\bsk-[\w-]{8,}"
-)
-
-
-def redact(text: str, secrets: Sequence[str] = ()) -> str:
-    """``text`` with credentials masked: URL userinfo, bearer tokens, ``api_key=...``,
-    ``sk-...`` keys and every string of ``secrets`` (the key actually sent). Every message
-    and log line that may echo a server's answer or a URL goes through it."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    text = _USERINFO.sub(lambda m: m["scheme"] + "***@", text)
-    return _TOKENS.sub(lambda m: (m.group(1) or "") + "***", text)
-
-
-def redact_json(value: Any) -> Any:
-    """``value`` (dicts, lists and scalars, as written to a run record) with :func:`redact`
-    applied to every string in it."""
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, Mapping):
-        return {k: redact_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [redact_json(v) for v in value]
-    return value
 
 
 def message_content(response: Any) -> str | None:
@@ -242,16 +211,16 @@ class ChatEndpoint:
         headers = {"Content-Type": "application/json"}
         if self.api_key_env:
             key = os.environ.get(self.api_key_env)
-            if not key and missing == "warn":
+            if key:
+                headers["Authorization"] = f"Bearer {key}"
+            elif missing == "warn":
                 message = f"${self.api_key_env} is not set; sending requests without an API key"
                 warnings.warn(message, RuntimeWarning, stacklevel=4)
-            elif not key:
+            else:
                 raise ConfigError(
                     f"environment variable {self.api_key_env} (api_key_env) is not set; "
                     "set it, or pass api_key_env=None for a server without keys"
                 )
-            if key:
-                headers["Authorization"] = f"Bearer {key}"
         return headers
 
     def answers(

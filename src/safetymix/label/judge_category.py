@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from safetymix.errors import SafetymixError
-from safetymix.label.chat_http import ChatEndpoint, message_content, redact
+from safetymix.errors import SafetymixError, redact
+from safetymix.label.chat_http import ChatEndpoint, message_content
 from safetymix.label.taxonomy import Taxonomy, load_taxonomy
 from safetymix.schema import Example
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from safetymix.errors import ConfigError, build_by_name, check_name
+from safetymix.errors import ConfigError, build_by_name, check_name, redact
 from safetymix.label.behaviour import EmbeddingLabeller, RulesLabeller
 from safetymix.label.category import EmbeddingCategoryLabeller
-from safetymix.label.chat_http import redact
 from safetymix.label.guard import GuardLabeller, OpenAIGuardLabeller
 from safetymix.label.judge_category import JudgeCategoryLabeller
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from safetymix import __version__
-from safetymix.label.chat_http import redact
+from safetymix.errors import redact
 from safetymix.label.pool import label_pool, resolve_labeller
 from safetymix.label.registry import LabellerSpec
 from safetymix.schema import Example

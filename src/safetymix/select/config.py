@@ -7,9 +7,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from safetymix.errors import BudgetError, check_name
+from safetymix.errors import BudgetError, check_name, redact_json
 from safetymix.io.readers import DEFAULT_DUPLICATES, DUPLICATES_HELP
-from safetymix.label.chat_http import redact_json
 from safetymix.schema import BEHAVIOURS, Example
 from safetymix.select.base import DEFAULT_BEHAVIOURS, Selection
 from safetymix.select.budget import resolve_budget

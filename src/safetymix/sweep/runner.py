@@ -22,10 +22,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from safetymix.errors import ConfigError
+from safetymix.errors import ConfigError, redact_json
 from safetymix.io.manifest import record_header, write_json
 from safetymix.io.progress import quiet_third_party_bars
-from safetymix.label.chat_http import redact_json
 from safetymix.schema import Example
 from safetymix.sweep.cells import Cell
 from safetymix.sweep.config import SweepConfig
