@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import sys
 import time
@@ -282,22 +281,24 @@ def promise(rows: list[dict[str, Any]], datasets: Path, enc: Encoder) -> dict[st
     sss-b and random-b, 5 seeds, with harmful_response from (a) a head trained without PKU
     and (b) cross-fitted heads that saw the other PKU folds (5 folds grouped by question: the
     shipped head sees PKU half a, a pool like half b is in its distribution)."""
+    from sklearn.model_selection import GroupKFold
+
     f = Flag("harmful_response", rows, enc)
-    pku = np.flatnonzero(f.source == "pku_saferlhf")
     test = f.source == "pku_saferlhf"
+    pku = np.flatnonzero(test)
     p, head = f.held_out(test)
     pool = list(np.array(f.rows)[pku])
     out = promise_picks(pool, [head.decide(float(q)) for q in p], p)
     print(f"promise on PKU-SafeRLHF (head without PKU): {out}", flush=True)
-    fold = np.array([int(hashlib.sha256(prompt_key(r["prompt"]).encode()).hexdigest(), 16) % 5 for r in pool])
     p_cf = np.zeros(len(pku))
     flags: list[bool | None] = [None] * len(pku)
-    for k in range(5):
+    questions = [prompt_key(r["prompt"]) for r in pool]
+    for _, fold in GroupKFold(5).split(pool, groups=questions):
         mask = np.zeros(len(f.y), dtype=bool)
-        mask[pku[fold == k]] = True
+        mask[pku[fold]] = True
         q, head = f.held_out(mask)
-        p_cf[fold == k] = q
-        for j, v in zip(np.flatnonzero(fold == k), q, strict=True):
+        p_cf[fold] = q
+        for j, v in zip(fold, q, strict=True):
             flags[j] = head.decide(float(v))
     out["cross_fitted"] = promise_picks(pool, flags, p_cf)
     print(f"promise on PKU-SafeRLHF (cross-fitted): {out['cross_fitted']}", flush=True)
