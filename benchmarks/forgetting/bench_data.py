@@ -202,7 +202,7 @@ def build_splits(cfg: DataConfig, encode) -> dict[str, Any]:
     extra, extra_hits = [], []
     if cfg.n_extra_refusals:
         extra, extra_hits = drop_contaminated(load_extra_refusals(root), evals, encode)
-        extra = _shuffled(extra, cfg.split_seed + 4)[: cfg.n_extra_refusals]
+        extra = _shuffled(extra[: cfg.n_extra_refusals], cfg.split_seed + 4)  # the first n in source order
 
     safety = _shuffled(safety, cfg.split_seed)
     benign = _shuffled(benign, cfg.split_seed + 1)

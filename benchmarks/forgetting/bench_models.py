@@ -99,7 +99,8 @@ SMOLLM2: dict[str, Any] = {
         "n_loss": 200,
         "n_benign_stage2": 600,
         "n_libre_stage2": 450,
-        "n_lookalike": 180,
+        "n_lookalike": 360,
+        "n_extra_refusals": 374,
         "eval_beavertails": True,
     },
     "common_train": {
