@@ -1,0 +1,258 @@
+"""A fine-tuned MiniLM cross-encoder for harmful_response, next to the shipped frozen head (issue 10).
+
+The question: is the promise's floor on PKU-SafeRLHF (16 human-labelled unsafe answers among
+the 100 T1 pairs the shipped head is surest are safe) a limit of frozen MiniLM features, or
+of the labels? This fine-tunes the bundled all-MiniLM-L6-v2 end to end as a cross-encoder
+(prompt and response read together, ``AutoModelForSequenceClassification``, one logit) and
+compares it with the shipped recipe on the same folds, side by side:
+
+- protocol: the 2,024 PKU-SafeRLHF pairs split in two by question (scikit-learn's
+  ``GroupKFold``); each half is scored by a model trained on the other half plus a seeded
+  sample of every other harmful-response source (``--per-source`` rows per source family),
+  so the pool is in the training distribution, as half b is for the shipped head trained on
+  half a. ``--held-out-pku`` adds a run trained without any PKU pair (a new source);
+- measured per model: ROC AUC on PKU, the best recall any threshold reaches at precision >=
+  0.75 (a ceiling: it peeks at the labels), the unsafe answers among the 25/50/100 T1 pairs it
+  is surest are safe (the floor of any threshold rule), and the unsafe answers among k = 100
+  sss-b / random-b picks (5 seeds) with its flag at a threshold chosen by F1 on a 10%
+  validation split of its training rows. T1 comes from the shipped refusal and
+  harmful-request labellers, as in ``flags_accuracy.py``'s ``promise``.
+
+Usage::
+
+    python benchmarks/labelling/harmful_response_finetune.py [--epochs 1] [--max-length 128]
+
+Each trained model's PKU probabilities are kept in ``harmful_response_finetune.cache/`` (the
+run resumes from them); the result goes to ``harmful_response_finetune.json``. On this
+machine (2 cores, one torch thread) one fold trains in about 10-20 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from flags_accuracy import REPO, Flag, families, promise_picks, write_result  # noqa: E402
+
+sys.path.insert(0, str(REPO / "scripts"))
+from label_data import (  # noqa: E402
+    DEFAULT_DATASETS,
+    build_training_rows,
+    prompt_key,
+    response_harm_rows,
+    xstest_rows,
+)
+
+from safetymix.embed.encoder import DEFAULT_MODEL, Encoder, resolve_model  # noqa: E402
+
+OUT = Path(__file__).with_suffix(".json")
+CACHE = Path(__file__).with_suffix(".cache")
+
+
+def sample_training(rows: list[dict], mask: np.ndarray, per_source: int, seed: int) -> np.ndarray:
+    """Indices of ``mask`` rows: every PKU pair, and at most ``per_source`` of each other family
+    (stratified by label, seeded)."""
+    rng = np.random.default_rng(seed)
+    fam = families(np.array([r["source"] for r in rows]))
+    y = np.array([int(r["harmful_response"]) for r in rows])
+    keep = [np.flatnonzero(mask & (fam == "pku_saferlhf"))]
+    for f in sorted(set(fam[mask]) - {"pku_saferlhf"}):
+        idx = np.flatnonzero(mask & (fam == f))
+        if len(idx) > per_source:
+            share = y[idx].mean()
+            pos, neg = idx[y[idx] == 1], idx[y[idx] == 0]
+            n_pos = min(len(pos), round(per_source * share))
+            idx = np.concatenate(
+                [rng.choice(pos, n_pos, replace=False), rng.choice(neg, per_source - n_pos, replace=False)]
+            )
+        keep.append(idx)
+    return np.sort(np.concatenate(keep))
+
+
+def fine_tune(rows: list[dict], train: np.ndarray, args: argparse.Namespace):
+    """MiniLM + a one-logit head trained with BCE on ``rows[train]``; returns the model."""
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    torch.manual_seed(args.seed)
+    path = resolve_model(DEFAULT_MODEL)
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    order = np.random.default_rng(args.seed).permutation(np.repeat(train[None], args.epochs, 0).ravel())
+    steps = int(np.ceil(len(order) / args.batch))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / (0.1 * steps)) * max(0.0, 1 - s / steps)
+    )
+    model.train()
+    for s in tqdm(range(steps), desc="fine-tune", mininterval=30):
+        batch = [rows[i] for i in order[s * args.batch : (s + 1) * args.batch]]
+        enc = tok(
+            [r["prompt"] for r in batch],
+            [r["response"] for r in batch],
+            truncation="longest_first",
+            max_length=args.max_length,
+            padding=True,
+            return_tensors="pt",
+        )
+        y = torch.tensor([float(r["harmful_response"]) for r in batch])
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(**enc).logits[:, 0], y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad()
+    model.eval()
+    return tok, model
+
+
+def score(tok, model, rows: list[dict], idx: np.ndarray, max_length: int, batch: int = 64) -> np.ndarray:
+    import torch
+
+    out = []
+    with torch.inference_mode():
+        for s in range(0, len(idx), batch):
+            b = [rows[i] for i in idx[s : s + batch]]
+            enc = tok(
+                [r["prompt"] for r in b],
+                [r["response"] for r in b],
+                truncation="longest_first",
+                max_length=max_length,
+                padding=True,
+                return_tensors="pt",
+            )
+            out.append(torch.sigmoid(model(**enc).logits[:, 0]).numpy())
+    return np.concatenate(out)
+
+
+def f1_threshold(y: np.ndarray, p: np.ndarray) -> float:
+    best, best_t = -1.0, 0.5
+    for t in np.unique(np.round(p, 3)):
+        pred = p >= t
+        tp = np.sum(pred & (y == 1))
+        f1 = 2 * tp / max(np.sum(pred) + np.sum(y == 1), 1)
+        if f1 > best:
+            best, best_t = f1, float(t)
+    return best_t
+
+
+def run_finetuned(rows: list[dict], train_mask: np.ndarray, test: np.ndarray, name: str, args) -> dict:
+    """PKU probabilities of ``test`` and the validation threshold, cached under ``name``."""
+    path = CACHE / f"{name}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    idx = sample_training(rows, train_mask, args.per_source, args.seed)
+    rng = np.random.default_rng(args.seed + 1)
+    val = np.zeros(len(idx), dtype=bool)
+    val[rng.choice(len(idx), len(idx) // 10, replace=False)] = True
+    t0 = time.time()
+    tok, model = fine_tune(rows, idx[~val], args)
+    seconds = time.time() - t0
+    y_val = np.array([int(rows[i]["harmful_response"]) for i in idx[val]])
+    threshold = f1_threshold(y_val, score(tok, model, rows, idx[val], args.max_length))
+    t1 = time.time()
+    p = score(tok, model, rows, test, args.max_length)
+    record = {
+        "test": test.tolist(),
+        "proba": [round(float(v), 5) for v in p],
+        "threshold": threshold,
+        "train_rows": int((~val).sum()),
+        "train_seconds": round(seconds, 1),
+        "score_pairs_per_second": round(len(test) / (time.time() - t1), 1),
+    }
+    CACHE.mkdir(exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record))
+    tmp.replace(path)
+    return record
+
+
+def measure(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import precision_recall_curve, roc_auc_score
+
+    prec, rec, _ = precision_recall_curve(y, p)
+    return {
+        "auc": round(float(roc_auc_score(y, p)), 3),
+        "ceiling_recall_at_p075": round(float(rec[prec >= 0.75].max()), 3),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    from sklearn.model_selection import GroupKFold
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--per-source", type=int, default=600)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--held-out-pku", action="store_true")
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    start = time.time()
+    rows = build_training_rows(args.datasets) + response_harm_rows(args.datasets)
+    rows += xstest_rows(args.datasets, with_harm=True)
+    flag = Flag("harmful_response", rows, Encoder(DEFAULT_MODEL))  # the shipped recipe's features
+    rows = flag.rows
+    pku = np.flatnonzero(flag.source == "pku_saferlhf")
+    pool = [rows[i] for i in pku]
+    y = flag.y[pku]
+    tag = f"e{args.epochs}-lr{args.lr}-L{args.max_length}-n{args.per_source}-s{args.seed}"
+    result: dict[str, Any] = {"protocol": __doc__, "settings": vars(args) | {"datasets": str(args.datasets)}}
+    shipped = np.zeros(len(pku))
+    tuned = np.zeros(len(pku))
+    shipped_flags: list[bool | None] = [None] * len(pku)
+    tuned_flags: list[bool | None] = [None] * len(pku)
+    folds = list(GroupKFold(2).split(pool, groups=[prompt_key(r["prompt"]) for r in pool]))
+    timings = []
+    for i, (_, fold) in enumerate(folds):
+        test = np.zeros(len(rows), dtype=bool)
+        test[pku[fold]] = True
+        p, head = flag.held_out(test)
+        shipped[fold] = p
+        for j, v in zip(fold, p, strict=True):
+            shipped_flags[j] = head.decide(float(v))
+        rec = run_finetuned(rows, ~test, pku[fold], f"{tag}-fold{i}", args)
+        tuned[fold] = rec["proba"]
+        for j, v in zip(fold, rec["proba"], strict=True):
+            tuned_flags[j] = v >= rec["threshold"]
+        timings.append(
+            {k: rec[k] for k in ("train_rows", "train_seconds", "score_pairs_per_second", "threshold")}
+        )
+        print(f"fold {i}: {timings[-1]}", flush=True)
+    result["in_distribution"] = {
+        "shipped_head": measure(y, shipped) | promise_picks(pool, shipped_flags, shipped),
+        "finetuned": measure(y, tuned) | promise_picks(pool, tuned_flags, tuned) | {"folds": timings},
+    }
+    if args.held_out_pku:
+        test = np.zeros(len(rows), dtype=bool)
+        test[pku] = True
+        p, head = flag.held_out(test)
+        rec = run_finetuned(rows, ~test, pku, f"{tag}-without-pku", args)
+        result["held_out_pku"] = {
+            "shipped_head": measure(y, p) | promise_picks(pool, [head.decide(float(v)) for v in p], p),
+            "finetuned": measure(y, np.array(rec["proba"]))
+            | promise_picks(pool, [v >= rec["threshold"] for v in rec["proba"]], np.array(rec["proba"])),
+        }
+    for k, v in result.items():
+        if k not in ("protocol", "settings"):
+            print(k, json.dumps(v, indent=1), flush=True)
+    write_result(OUT, result, start)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
