@@ -56,14 +56,21 @@ OUT = Path(__file__).with_suffix(".json")
 CACHE = Path(__file__).with_suffix(".cache")
 
 
-def sample_training(rows: list[dict], mask: np.ndarray, per_source: int, seed: int) -> np.ndarray:
-    """Indices of ``mask`` rows: every PKU pair, and at most ``per_source`` of each other family
-    (stratified by label, seeded)."""
+def sample_training(
+    rows: list[dict],
+    mask: np.ndarray,
+    per_source: int,
+    seed: int,
+    flag: str = "harmful_response",
+    keep_family: str = "pku_saferlhf",
+) -> np.ndarray:
+    """Indices of ``mask`` rows: every row of ``keep_family``, and at most ``per_source`` of
+    each other family (stratified by the ``flag`` label, seeded)."""
     rng = np.random.default_rng(seed)
     fam = families(np.array([r["source"] for r in rows]))
-    y = np.array([int(r["harmful_response"]) for r in rows])
-    keep = [np.flatnonzero(mask & (fam == "pku_saferlhf"))]
-    for f in sorted(set(fam[mask]) - {"pku_saferlhf"}):
+    y = np.array([int(r[flag]) for r in rows])
+    keep = [np.flatnonzero(mask & (fam == keep_family))]
+    for f in sorted(set(fam[mask]) - {keep_family}):
         idx = np.flatnonzero(mask & (fam == f))
         if len(idx) > per_source:
             share = y[idx].mean()
@@ -76,8 +83,9 @@ def sample_training(rows: list[dict], mask: np.ndarray, per_source: int, seed: i
     return np.sort(np.concatenate(keep))
 
 
-def fine_tune(rows: list[dict], train: np.ndarray, args: argparse.Namespace):
-    """MiniLM + a one-logit head trained with BCE on ``rows[train]``; returns the model."""
+def fine_tune(rows: list[dict], train: np.ndarray, args: argparse.Namespace, flag: str = "harmful_response"):
+    """MiniLM + a one-logit head trained with BCE on the ``flag`` labels of ``rows[train]``;
+    returns the tokenizer and the model."""
     import torch
     from tqdm.auto import tqdm
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -103,7 +111,7 @@ def fine_tune(rows: list[dict], train: np.ndarray, args: argparse.Namespace):
             padding=True,
             return_tensors="pt",
         )
-        y = torch.tensor([float(r["harmful_response"]) for r in batch])
+        y = torch.tensor([float(r[flag]) for r in batch])
         loss = torch.nn.functional.binary_cross_entropy_with_logits(model(**enc).logits[:, 0], y)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
