@@ -16,7 +16,7 @@ copied into the repository. Splits are fixed by one seed (``split_seed``) and ar
   evaluation suite of this benchmark); the benchmark has the base model answer them;
 - extra refusals (``n_extra_refusals``, default none): harmful requests with a refusal from
   sources unlike Bianchi's training data (:func:`load_extra_refusals`); they join the
-  stage-1 safety set;
+  stage-1 safety set, ``extra_repeat`` times;
 - evaluation: Bianchi's five harmful suites and XSTest's 250 safe prompts, plus
   BeaverTails-Evaluation when ``eval_beavertails``.
 
@@ -64,6 +64,7 @@ class DataConfig:
     n_lookalike: int = 0
     eval_beavertails: bool = False
     n_extra_refusals: int = 0
+    extra_repeat: int = 1
 
 
 #: DataConfig fields of the first runs (a run folder records only these plus any field
@@ -225,7 +226,7 @@ def build_splits(cfg: DataConfig, encode) -> dict[str, Any]:
             f"extra refusals {len(extra)} (need {cfg.n_extra_refusals})"
         )
     splits = {
-        "safety_train": safety[:a] + extra,
+        "safety_train": safety[:a] + _repeated(extra, cfg.extra_repeat),
         "pool": safety[a:b],
         "dev_safety": safety[b : b + cfg.n_dev],
         "benign_stage1": benign[: cfg.n_benign],
@@ -252,6 +253,15 @@ def build_splits(cfg: DataConfig, encode) -> dict[str, Any]:
         "config": data_record(cfg),
     }
     return {"splits": splits, "record": record}
+
+
+def _repeated(examples: list[Example], repeat: int) -> list[Example]:
+    """``examples`` ``repeat`` times; copies after the first get distinct ids (``id#r``)."""
+    return [
+        e if r == 0 else dataclasses.replace(e, id=f"{e.id}#{r}", extra=dict(e.extra))
+        for r in range(repeat)
+        for e in examples
+    ]
 
 
 def stage1_examples(splits: dict[str, Any], repeat: int, lookalikes: list[Example] = ()) -> list[Example]:
