@@ -100,7 +100,8 @@ SMOLLM2: dict[str, Any] = {
         "n_benign_stage2": 600,
         "n_libre_stage2": 450,
         "n_lookalike": 360,
-        "n_extra_refusals": 374,
+        "n_extra_refusals": 198,
+        "extra_repeat": 2,
         "eval_beavertails": True,
     },
     "common_train": {
