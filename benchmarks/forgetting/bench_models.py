@@ -101,7 +101,6 @@ SMOLLM2: dict[str, Any] = {
         "n_libre_stage2": 450,
         "n_lookalike": 360,
         "n_extra_refusals": 198,
-        "extra_repeat": 2,
         "eval_beavertails": True,
     },
     "common_train": {
@@ -117,7 +116,7 @@ SMOLLM2: dict[str, Any] = {
         **_CPU,
     },
     "stage1": {
-        "num_train_epochs": 1.0,
+        "num_train_epochs": 2.0,
         "learning_rate": 3e-4,
         "lr_scheduler_type": "cosine",
         "warmup_steps": 10,

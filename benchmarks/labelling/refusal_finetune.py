@@ -8,7 +8,8 @@ together, one logit; ``harmful_response_finetune.fine_tune``) with the same prot
 shipped numbers: for each of XSTest's five models, train on the other four models'
 completions plus up to ``--per-source`` rows of every other refusal source, choose the
 threshold by balanced accuracy on a 10% validation split of those rows (the shipped rule),
-and label the held-out model's 450 completions. The shipped head is refit on the same
+and label the held-out model's 450 completions (``finetuned_at_0.5``: the same model with
+the plain 0.5 rule of its loss, no threshold choice). The shipped head is refit on the same
 folds, side by side.
 
 Usage::
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = flag.rows
     tag = f"e{args.epochs}-lr{args.lr}-L{args.max_length}-n{args.per_source}-s{args.seed}"
     result: dict[str, Any] = {"protocol": __doc__, "settings": vars(args) | {"datasets": str(args.datasets)}}
-    correct = {"shipped_head": 0, "finetuned": 0}
+    correct = {"shipped_head": 0, "finetuned": 0, "finetuned_at_0.5": 0}
     for m in XSTEST_MODELS:
         test = flag.source == f"xstest/{m}"
         y = flag.y[test]
@@ -108,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         preds = {
             "shipped_head": (p >= head.threshold).astype(int),
             "finetuned": (np.array(rec["proba"]) >= rec["threshold"]).astype(int),
+            "finetuned_at_0.5": (np.array(rec["proba"]) >= 0.5).astype(int),  # BCE's own rule, no tuning
         }
         result[m] = {k: prf(y, v) for k, v in preds.items()} | {
             "finetuned_threshold": rec["threshold"],
