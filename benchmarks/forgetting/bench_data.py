@@ -255,10 +255,11 @@ def build_splits(cfg: DataConfig, encode) -> dict[str, Any]:
     return {"splits": splits, "record": record}
 
 
-def _repeated(examples: list[Example], repeat: int) -> list[Example]:
-    """``examples`` ``repeat`` times; copies after the first get distinct ids (``id#r``)."""
+def _repeated(examples: list[Example], repeat: int, tag_first: bool = False) -> list[Example]:
+    """``examples`` ``repeat`` times, copy ``r`` with id ``id#r`` (the first copy keeps its id
+    unless ``tag_first``)."""
     return [
-        e if r == 0 else dataclasses.replace(e, id=f"{e.id}#{r}", extra=dict(e.extra))
+        e if r == 0 and not tag_first else dataclasses.replace(e, id=f"{e.id}#{r}", extra=dict(e.extra))
         for r in range(repeat)
         for e in examples
     ]
@@ -267,12 +268,8 @@ def _repeated(examples: list[Example], repeat: int) -> list[Example]:
 def stage1_examples(splits: dict[str, Any], repeat: int, lookalikes: list[Example] = ()) -> list[Example]:
     """Benign stage-1 records ``repeat`` times (distinct ids per copy), the answered
     look-alikes, and the safety set."""
-    out: list[Example] = []
-    for r in range(repeat):
-        out += [
-            dataclasses.replace(e, id=f"{e.id}#{r}", extra=dict(e.extra)) for e in splits["benign_stage1"]
-        ]
-    return out + list(lookalikes) + list(splits["safety_train"])
+    benign = _repeated(splits["benign_stage1"], repeat, tag_first=True)
+    return benign + list(lookalikes) + list(splits["safety_train"])
 
 
 def make_pool(pool_examples: list[Example], encoder) -> tuple[Any, dict]:
