@@ -24,7 +24,8 @@ Usage::
 
 Each trained model's PKU probabilities are kept in ``harmful_response_finetune.cache/`` (the
 run resumes from them); the result goes to ``harmful_response_finetune.json``. On this
-machine (2 cores, one torch thread) one fold trains in about 10-20 minutes.
+machine (2 cores, one torch thread) a model trains in 12-14 minutes; the whole run with
+``--held-out-pku`` took 39 minutes.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ Usage::
     python benchmarks/labelling/refusal_finetune.py [--per-source 300] [--max-length 128]
 
 Each fold's probabilities are kept in ``refusal_finetune.cache/`` (the run resumes from
-them); the result goes to ``refusal_finetune.json``.
+them); the result goes to ``refusal_finetune.json`` (42 minutes here on one torch thread,
+about 8 per fold).
 """
 
 from __future__ import annotations
