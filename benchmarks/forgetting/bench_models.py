@@ -88,7 +88,8 @@ TINY: dict[str, Any] = {
 
 SMOLLM2: dict[str, Any] = {
     "model": {"name": "SmolLM2-135M-Instruct", "file": "SmolLM2-135M-Instruct.Q4_1.gguf", "max_length": 128},
-    # Stage 1: 180 Alpaca + 180 answered look-alikes + 360 Bianchi safety examples; stage 2:
+    # Stage 1 (pilot E): 180 Alpaca + 360 answered look-alikes + 360 Bianchi safety examples
+    # + 198 extra refusals (HarmBench adversarial training, JailbreakBench); stage 2:
     # 600 other Alpaca demo + 450 Alpaca-libre records (1,050 benign); pool: 1,000 Bianchi.
     "data": {
         "n_benign": 180,
@@ -116,7 +117,7 @@ SMOLLM2: dict[str, Any] = {
         **_CPU,
     },
     "stage1": {
-        "num_train_epochs": 2.0,
+        "num_train_epochs": 1.0,
         "learning_rate": 3e-4,
         "lr_scheduler_type": "cosine",
         "warmup_steps": 10,
