@@ -52,6 +52,7 @@ from label_data import (  # noqa: E402
 )
 
 from safetymix.embed.encoder import DEFAULT_MODEL, Encoder, resolve_model  # noqa: E402
+from safetymix.label.head_training import OBJECTIVES  # noqa: E402
 
 OUT = Path(__file__).with_suffix(".json")
 CACHE = Path(__file__).with_suffix(".cache")
@@ -142,31 +143,38 @@ def score(tok, model, rows: list[dict], idx: np.ndarray, max_length: int, batch:
     return np.concatenate(out)
 
 
-def f1_threshold(y: np.ndarray, p: np.ndarray) -> float:
-    best, best_t = -1.0, 0.5
-    for t in np.unique(np.round(p, 3)):
-        pred = p >= t
-        tp = np.sum(pred & (y == 1))
-        f1 = 2 * tp / max(np.sum(pred) + np.sum(y == 1), 1)
-        if f1 > best:
-            best, best_t = f1, float(t)
-    return best_t
+def validation_threshold(y: np.ndarray, p: np.ndarray, objective: str) -> float:
+    """The threshold (on a 0.001 grid of the seen values) with the best ``objective`` (a name
+    in the shipped recipe's ``OBJECTIVES``); the first best on ties."""
+    grid = np.unique(np.round(p, 3))
+    scores = [OBJECTIVES[objective](y, (p >= t).astype(int)) for t in grid]
+    return float(grid[int(np.argmax(scores))])
 
 
-def run_finetuned(rows: list[dict], train_mask: np.ndarray, test: np.ndarray, name: str, args) -> dict:
-    """PKU probabilities of ``test`` and the validation threshold, cached under ``name``."""
-    path = CACHE / f"{name}.json"
+def run_finetuned(
+    rows: list[dict],
+    train_mask: np.ndarray,
+    test: np.ndarray,
+    path: Path,
+    args: argparse.Namespace,
+    flag: str = "harmful_response",
+    keep_family: str = "pku_saferlhf",
+    objective: str = "f1",
+) -> dict:
+    """Fine-tune on a sample of ``train_mask`` rows (:func:`sample_training`), choose the
+    threshold by ``objective`` on a 10% validation split of them, and score ``test`` (indices);
+    the record is cached in ``path`` and read back from there on a rerun."""
     if path.exists():
         return json.loads(path.read_text())
-    idx = sample_training(rows, train_mask, args.per_source, args.seed)
+    idx = sample_training(rows, train_mask, args.per_source, args.seed, flag=flag, keep_family=keep_family)
     rng = np.random.default_rng(args.seed + 1)
     val = np.zeros(len(idx), dtype=bool)
     val[rng.choice(len(idx), len(idx) // 10, replace=False)] = True
     t0 = time.time()
-    tok, model = fine_tune(rows, idx[~val], args)
+    tok, model = fine_tune(rows, idx[~val], args, flag=flag)
     seconds = time.time() - t0
-    y_val = np.array([int(rows[i]["harmful_response"]) for i in idx[val]])
-    threshold = f1_threshold(y_val, score(tok, model, rows, idx[val], args.max_length))
+    y_val = np.array([int(rows[i][flag]) for i in idx[val]])
+    threshold = validation_threshold(y_val, score(tok, model, rows, idx[val], args.max_length), objective)
     t1 = time.time()
     p = score(tok, model, rows, test, args.max_length)
     record = {
@@ -177,11 +185,30 @@ def run_finetuned(rows: list[dict], train_mask: np.ndarray, test: np.ndarray, na
         "train_seconds": round(seconds, 1),
         "score_pairs_per_second": round(len(test) / (time.time() - t1), 1),
     }
-    CACHE.mkdir(exist_ok=True)
+    path.parent.mkdir(exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(record))
     tmp.replace(path)
     return record
+
+
+def finetune_parser(description: str, per_source: int) -> argparse.ArgumentParser:
+    """The options both fine-tune benchmarks take."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--per-source", type=int, default=per_source)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    return parser
+
+
+def run_tag(args: argparse.Namespace) -> str:
+    """The cache-file prefix of a setting."""
+    return f"e{args.epochs}-lr{args.lr}-L{args.max_length}-n{args.per_source}-s{args.seed}"
 
 
 def measure(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
@@ -197,15 +224,7 @@ def measure(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     from sklearn.model_selection import GroupKFold
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
-    parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--lr", type=float, default=5e-5)
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--max-length", type=int, default=128)
-    parser.add_argument("--per-source", type=int, default=600)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1)
+    parser = finetune_parser(__doc__.split("\n\n")[0], per_source=600)
     parser.add_argument("--held-out-pku", action="store_true")
     args = parser.parse_args(argv)
     import torch
@@ -219,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     pku = np.flatnonzero(flag.source == "pku_saferlhf")
     pool = [rows[i] for i in pku]
     y = flag.y[pku]
-    tag = f"e{args.epochs}-lr{args.lr}-L{args.max_length}-n{args.per_source}-s{args.seed}"
+    tag = run_tag(args)
     result: dict[str, Any] = {"protocol": __doc__, "settings": vars(args) | {"datasets": str(args.datasets)}}
     shipped = np.zeros(len(pku))
     tuned = np.zeros(len(pku))
@@ -234,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         shipped[fold] = p
         for j, v in zip(fold, p, strict=True):
             shipped_flags[j] = head.decide(float(v))
-        rec = run_finetuned(rows, ~test, pku[fold], f"{tag}-fold{i}", args)
+        rec = run_finetuned(rows, ~test, pku[fold], CACHE / f"{tag}-fold{i}.json", args)
         tuned[fold] = rec["proba"]
         for j, v in zip(fold, rec["proba"], strict=True):
             tuned_flags[j] = v >= rec["threshold"]
@@ -250,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         test = np.zeros(len(rows), dtype=bool)
         test[pku] = True
         p, head = flag.held_out(test)
-        rec = run_finetuned(rows, ~test, pku, f"{tag}-without-pku", args)
+        rec = run_finetuned(rows, ~test, pku, CACHE / f"{tag}-without-pku.json", args)
         result["held_out_pku"] = {
             "shipped_head": measure(y, p) | promise_picks(pool, [head.decide(float(v)) for v in p], p),
             "finetuned": measure(y, np.array(rec["proba"]))

@@ -23,7 +23,6 @@ about 8 per fold).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -34,62 +33,19 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from flags_accuracy import REPO, Flag, prf, write_result  # noqa: E402
-from harmful_response_finetune import fine_tune, sample_training, score  # noqa: E402
+from harmful_response_finetune import finetune_parser, run_finetuned, run_tag  # noqa: E402
 
 sys.path.insert(0, str(REPO / "scripts"))
-from label_data import DEFAULT_DATASETS, XSTEST_MODELS, build_training_rows, xstest_rows  # noqa: E402
+from label_data import XSTEST_MODELS, build_training_rows, xstest_rows  # noqa: E402
 
 from safetymix.embed.encoder import DEFAULT_MODEL, Encoder  # noqa: E402
-from safetymix.label.head_training import _balanced_accuracy  # noqa: E402
 
 OUT = Path(__file__).with_suffix(".json")
 CACHE = Path(__file__).with_suffix(".cache")
 
 
-def balanced_threshold(y: np.ndarray, p: np.ndarray) -> float:
-    """The threshold (on a 0.001 grid of the seen values) with the best balanced accuracy."""
-    grid = np.unique(np.round(p, 3))
-    scores = [_balanced_accuracy(y, (p >= t).astype(int)) for t in grid]
-    return float(grid[int(np.argmax(scores))])
-
-
-def run_fold(rows: list[dict], test: np.ndarray, name: str, args: argparse.Namespace) -> dict[str, Any]:
-    path = CACHE / f"{name}.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    idx = sample_training(rows, ~test, args.per_source, args.seed, flag="refusal", keep_family="xstest")
-    rng = np.random.default_rng(args.seed + 1)
-    val = np.zeros(len(idx), dtype=bool)
-    val[rng.choice(len(idx), len(idx) // 10, replace=False)] = True
-    t0 = time.time()
-    tok, model = fine_tune(rows, idx[~val], args, flag="refusal")
-    seconds = time.time() - t0
-    y_val = np.array([int(rows[i]["refusal"]) for i in idx[val]])
-    threshold = balanced_threshold(y_val, score(tok, model, rows, idx[val], args.max_length))
-    p = score(tok, model, rows, np.flatnonzero(test), args.max_length)
-    record = {
-        "proba": [round(float(v), 5) for v in p],
-        "threshold": threshold,
-        "train_rows": int((~val).sum()),
-        "train_seconds": round(seconds, 1),
-    }
-    CACHE.mkdir(exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record))
-    tmp.replace(path)
-    return record
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
-    parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--lr", type=float, default=5e-5)
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--max-length", type=int, default=128)
-    parser.add_argument("--per-source", type=int, default=300)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1)
+    parser = finetune_parser(__doc__.split("\n\n")[0], per_source=300)
     args = parser.parse_args(argv)
     import torch
 
@@ -99,14 +55,23 @@ def main(argv: list[str] | None = None) -> int:
         "refusal", build_training_rows(args.datasets) + xstest_rows(args.datasets), Encoder(DEFAULT_MODEL)
     )
     rows = flag.rows
-    tag = f"e{args.epochs}-lr{args.lr}-L{args.max_length}-n{args.per_source}-s{args.seed}"
+    tag = run_tag(args)
     result: dict[str, Any] = {"protocol": __doc__, "settings": vars(args) | {"datasets": str(args.datasets)}}
     correct = {"shipped_head": 0, "finetuned": 0, "finetuned_at_0.5": 0}
     for m in XSTEST_MODELS:
         test = flag.source == f"xstest/{m}"
         y = flag.y[test]
         p, head = flag.held_out(test)
-        rec = run_fold(rows, test, f"{tag}-{m}", args)
+        rec = run_finetuned(
+            rows,
+            ~test,
+            np.flatnonzero(test),
+            CACHE / f"{tag}-{m}.json",
+            args,
+            flag="refusal",
+            keep_family="xstest",
+            objective="balanced_accuracy",
+        )
         preds = {
             "shipped_head": (p >= head.threshold).astype(int),
             "finetuned": (np.array(rec["proba"]) >= rec["threshold"]).astype(int),
