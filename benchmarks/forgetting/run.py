@@ -76,6 +76,12 @@ def make_parser() -> argparse.ArgumentParser:
         default=None,
         help="reuse the stage-1 model of an earlier run (same data/model/stage-1 settings, same machine)",
     )
+    p.add_argument(
+        "--stage1-seed",
+        type=int,
+        default=0,
+        help="training seed of stage 1 (LoRA init, example order); pilots measure the spread (default 0)",
+    )
     return p
 
 
@@ -101,7 +107,9 @@ def eval_fields(cfg: dict[str, Any], files: dict[str, Path]) -> dict[str, Any]:
     }
 
 
-def run_config(grid_name: str, model_name: str = "tiny", max_prompts: int | None = None) -> dict[str, Any]:
+def run_config(
+    grid_name: str, model_name: str = "tiny", max_prompts: int | None = None, stage1_seed: int = 0
+) -> dict[str, Any]:
     prof = PROFILES[model_name]
     data = DataConfig(**prof["data"])
     model, stage1, stage2 = dict(prof["model"]), dict(prof["stage1"]), dict(prof["stage2"])
@@ -121,7 +129,7 @@ def run_config(grid_name: str, model_name: str = "tiny", max_prompts: int | None
         "grid": prof["grids"][grid_name],
         "data": data_record(data),
         "model": model,
-        "stage1": {**prof["common_train"], **stage1, "seed": 0},
+        "stage1": {**prof["common_train"], **stage1, "seed": stage1_seed},
         "stage2": {**prof["common_train"], **stage2},
         "eval": dict(prof["eval"]),
         "model_seed": 0,
@@ -163,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     grid_name = "quick" if args.quick else "smoke" if args.smoke else "default"
     suffix = ("" if args.model == "tiny" else f"-{args.model}") + ("-quick" if grid_name == "quick" else "")
     out = (args.out or HERE / f"results{suffix}").resolve()
-    cfg = run_config(grid_name, args.model, args.max_prompts)
+    cfg = run_config(grid_name, args.model, args.max_prompts, args.stage1_seed)
     cfg["threads_per_worker"], cfg["workers"] = args.threads, args.workers
 
     import bench_report

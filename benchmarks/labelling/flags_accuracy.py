@@ -98,11 +98,17 @@ class Flag:
         )
         self.x = stack_views(blocks, self.views)
 
-    def held_out(self, test: np.ndarray, train: np.ndarray | None = None) -> tuple[np.ndarray, Any]:
+    def train_mask(self, test: np.ndarray, train: np.ndarray | None = None) -> np.ndarray:
+        """The rows a model scoring ``test`` may learn from: ``train`` (default: not ``test``),
+        less, for harmful_request, every row whose prompt is a ``test`` prompt."""
         train = ~test if train is None else train.copy()
         if self.flag == "harmful_request":  # the same prompt in another source is not held out
             seen = {prompt_key(r["prompt"]) for r in np.array(self.rows)[test]}
             train &= np.array([prompt_key(r["prompt"]) not in seen for r in self.rows])
+        return train
+
+    def held_out(self, test: np.ndarray, train: np.ndarray | None = None) -> tuple[np.ndarray, Any]:
+        train = self.train_mask(test, train)
         cfg = HEAD_SETTINGS[self.flag]
         head, _ = fit_head(
             self.x[train],
@@ -187,12 +193,17 @@ def request_flag(rows: list[dict[str, Any]], datasets: Path, enc: Encoder) -> tu
     return f, np.isin(f.source, ["xstest_prompts", "beavertails_eval", "harmful_train_full"])
 
 
-def by_source(f: Flag, allowed: np.ndarray, name: str) -> tuple[np.ndarray, Any]:
-    """Probabilities on source ``name`` of a head fit on ``allowed`` rows of other sources."""
+def by_source_train(f: Flag, allowed: np.ndarray, name: str) -> np.ndarray:
+    """The ``allowed`` rows of sources other than ``name`` (harmful_train_full: nor harmful_train)."""
     train = allowed & (f.source != name)
     if name == "harmful_train_full":
         train &= f.source != "harmful_train"
-    return f.held_out(f.source == name, train)
+    return train
+
+
+def by_source(f: Flag, allowed: np.ndarray, name: str) -> tuple[np.ndarray, Any]:
+    """Probabilities on source ``name`` of a head fit on ``allowed`` rows of other sources."""
+    return f.held_out(f.source == name, by_source_train(f, allowed, name))
 
 
 def harmful_request(rows: list[dict[str, Any]], datasets: Path, enc: Encoder) -> dict[str, Any]:

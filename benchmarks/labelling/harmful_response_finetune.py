@@ -105,14 +105,7 @@ def fine_tune(rows: list[dict], train: np.ndarray, args: argparse.Namespace, fla
     model.train()
     for s in tqdm(range(steps), desc="fine-tune", mininterval=30):
         batch = [rows[i] for i in order[s * args.batch : (s + 1) * args.batch]]
-        enc = tok(
-            [r["prompt"] for r in batch],
-            [r["response"] for r in batch],
-            truncation="longest_first",
-            max_length=args.max_length,
-            padding=True,
-            return_tensors="pt",
-        )
+        enc = tokenize(tok, batch, flag, args.max_length)
         y = torch.tensor([float(r[flag]) for r in batch])
         loss = torch.nn.functional.binary_cross_entropy_with_logits(model(**enc).logits[:, 0], y)
         loss.backward()
@@ -124,21 +117,29 @@ def fine_tune(rows: list[dict], train: np.ndarray, args: argparse.Namespace, fla
     return tok, model
 
 
-def score(tok, model, rows: list[dict], idx: np.ndarray, max_length: int, batch: int = 64) -> np.ndarray:
+def tokenize(tok, batch: list[dict], flag: str, max_length: int):
+    """A padded batch: the prompt alone for harmful_request, prompt and response as a pair
+    (the longer cut first) for the response flags."""
+    pair = None if flag == "harmful_request" else [r["response"] for r in batch]
+    return tok(
+        [r["prompt"] for r in batch],
+        pair,
+        truncation="longest_first",
+        max_length=max_length,
+        padding=True,
+        return_tensors="pt",
+    )
+
+
+def score(
+    tok, model, rows: list[dict], idx: np.ndarray, max_length: int, flag: str, batch: int = 64
+) -> np.ndarray:
     import torch
 
     out = []
     with torch.inference_mode():
         for s in range(0, len(idx), batch):
-            b = [rows[i] for i in idx[s : s + batch]]
-            enc = tok(
-                [r["prompt"] for r in b],
-                [r["response"] for r in b],
-                truncation="longest_first",
-                max_length=max_length,
-                padding=True,
-                return_tensors="pt",
-            )
+            enc = tokenize(tok, [rows[i] for i in idx[s : s + batch]], flag, max_length)
             out.append(torch.sigmoid(model(**enc).logits[:, 0]).numpy())
     return np.concatenate(out)
 
@@ -174,9 +175,10 @@ def run_finetuned(
     tok, model = fine_tune(rows, idx[~val], args, flag=flag)
     seconds = time.time() - t0
     y_val = np.array([int(rows[i][flag]) for i in idx[val]])
-    threshold = validation_threshold(y_val, score(tok, model, rows, idx[val], args.max_length), objective)
+    p_val = score(tok, model, rows, idx[val], args.max_length, flag)
+    threshold = validation_threshold(y_val, p_val, objective)
     t1 = time.time()
-    p = score(tok, model, rows, test, args.max_length)
+    p = score(tok, model, rows, test, args.max_length, flag)
     record = {
         "test": test.tolist(),
         "proba": [round(float(v), 5) for v in p],
