@@ -17,6 +17,10 @@ copied into the repository. Splits are fixed by one seed (``split_seed``) and ar
 - extra refusals (``n_extra_refusals``, default none): harmful requests with a refusal from
   sources unlike Bianchi's training data (:func:`load_extra_refusals`); they join the
   stage-1 safety set, ``extra_repeat`` times;
+- safety-adjacent benign records (``n_safety_adjacent``, default none): Qi et al.'s
+  safety-flavoured slice of Alpaca and Dolly with their own answers
+  (:func:`load_safety_adjacent`), no prompt of the stage-2 or held-out benign sets; they join
+  the stage-1 benign set;
 - evaluation: Bianchi's five harmful suites and XSTest's 250 safe prompts, plus
   BeaverTails-Evaluation when ``eval_beavertails``.
 
@@ -28,6 +32,7 @@ recorded.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -65,6 +70,7 @@ class DataConfig:
     eval_beavertails: bool = False
     n_extra_refusals: int = 0
     extra_repeat: int = 1
+    n_safety_adjacent: int = 0
 
 
 #: DataConfig fields of the first runs (a run folder records only these plus any field
@@ -165,6 +171,33 @@ def load_extra_refusals(root: Path) -> list[Example]:
     return harmbench + list(first.values()) + dna
 
 
+#: Prompts about groups of people, identity or discrimination: the safety-adjacent records
+#: taken first (benign counterparts of the discrimination prompts among the extra refusals).
+GROUP_WORDS = re.compile(
+    r"\b(gender|race|racis|religio|wom[ae]n|men\b|immigra|disab|lgbt|gay|ethnic|divers|cultur|"
+    r"discrimin|minorit|black|muslim|jew|christian|asian|african|stereotyp|equality|inequality)",
+    re.IGNORECASE,
+)
+
+
+def load_safety_adjacent(root: Path) -> list[Example]:
+    """Benign records with their own answers from Qi et al.'s safety-flavoured slice of Alpaca
+    and Dolly (``finetuning_safety_subsets``): answers that the refusal rules call a refusal
+    are left out ("I am not able to generate a logo"); records whose prompt is about groups of
+    people (:data:`GROUP_WORDS`) come first, each part in file order."""
+    from safetymix.io import read_examples
+    from safetymix.label.rules import is_refusal_by_rules
+
+    folder = root / "finetuning_safety_subsets"
+    rows = read_examples(folder / "alpaca_data_safety_only.json", duplicates="drop")
+    rows += read_examples(folder / "databricks-dolly-15k-safety-only.jsonl", duplicates="drop")
+    rows = [e for e in rows if e.response.strip() and not is_refusal_by_rules(e.response)]
+    group = [bool(GROUP_WORDS.search(e.prompt)) for e in rows]
+    return [e for e, g in zip(rows, group, strict=True) if g] + [
+        e for e, g in zip(rows, group, strict=True) if not g
+    ]
+
+
 def drop_contaminated(
     examples: list[Example], evals: dict[str, list[Example]], encode
 ) -> tuple[list[Example], list[dict]]:
@@ -205,6 +238,13 @@ def build_splits(cfg: DataConfig, encode) -> dict[str, Any]:
         extra, extra_hits = drop_contaminated(load_extra_refusals(root), evals, encode)
         extra = _shuffled(extra[: cfg.n_extra_refusals], cfg.split_seed + 4)  # the first n in source order
 
+    adjacent, adjacent_hits = [], []
+    if cfg.n_safety_adjacent:
+        held_out = seen | {e.prompt.strip().lower() for e in libre}  # stage 2 and held-out prompts
+        adjacent = [e for e in load_safety_adjacent(root) if e.prompt.strip().lower() not in held_out]
+        adjacent, adjacent_hits = drop_contaminated(adjacent, evals, encode)
+        adjacent = _shuffled(adjacent[: cfg.n_safety_adjacent], cfg.split_seed + 5)  # the first n
+
     safety = _shuffled(safety, cfg.split_seed)
     benign = _shuffled(benign, cfg.split_seed + 1)
     libre = _shuffled(libre, cfg.split_seed + 2)
@@ -218,18 +258,20 @@ def build_splits(cfg: DataConfig, encode) -> dict[str, Any]:
         or len(libre) < held + cfg.n_libre_stage2
         or len(lookalike) < cfg.n_lookalike
         or len(extra) < cfg.n_extra_refusals
+        or len(adjacent) < cfg.n_safety_adjacent
     ):
         raise ValueError(
             f"not enough data: safety {len(safety)} (need {need}), benign {len(benign)} "
             f"(need {cfg.n_benign + n_stage2}), libre {len(libre)} (need {held + cfg.n_libre_stage2}), "
             f"look-alikes {len(lookalike)} (need {cfg.n_lookalike}), "
-            f"extra refusals {len(extra)} (need {cfg.n_extra_refusals})"
+            f"extra refusals {len(extra)} (need {cfg.n_extra_refusals}), "
+            f"safety-adjacent {len(adjacent)} (need {cfg.n_safety_adjacent})"
         )
     splits = {
         "safety_train": safety[:a] + _repeated(extra, cfg.extra_repeat),
         "pool": safety[a:b],
         "dev_safety": safety[b : b + cfg.n_dev],
-        "benign_stage1": benign[: cfg.n_benign],
+        "benign_stage1": benign[: cfg.n_benign] + adjacent,
         "benign_stage2": benign[cfg.n_benign : cfg.n_benign + n_stage2]
         + libre[held : held + cfg.n_libre_stage2],
         "dev_benign": libre[: cfg.n_dev],
@@ -245,10 +287,14 @@ def build_splits(cfg: DataConfig, encode) -> dict[str, Any]:
             "alpaca_libre": len(libre_hits),
             **({"lookalikes": len(lookalike_hits)} if cfg.n_lookalike else {}),
             **({"extra_refusals": len(extra_hits)} if cfg.n_extra_refusals else {}),
-            "examples": (safety_hits + benign_hits + libre_hits + lookalike_hits + extra_hits)[:20],
+            **({"safety_adjacent": len(adjacent_hits)} if cfg.n_safety_adjacent else {}),
+            "examples": (
+                safety_hits + benign_hits + libre_hits + lookalike_hits + extra_hits + adjacent_hits
+            )[:20],
         },
         "sizes": {k: len(v) for k, v in splits.items() if k != "evals"}
-        | ({"extra_refusals": len(extra)} if cfg.n_extra_refusals else {}),
+        | ({"extra_refusals": len(extra)} if cfg.n_extra_refusals else {})
+        | ({"safety_adjacent": len(adjacent)} if cfg.n_safety_adjacent else {}),
         "eval_sizes": {k: len(v) for k, v in evals.items()},
         "config": data_record(cfg),
     }

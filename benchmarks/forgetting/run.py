@@ -82,7 +82,30 @@ def make_parser() -> argparse.ArgumentParser:
         default=0,
         help="training seed of stage 1 (LoRA init, example order); pilots measure the spread (default 0)",
     )
+    p.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="FIELD=N",
+        help="pilots: set a data field of the model's profile, e.g. n_extra_refusals=374 (repeatable)",
+    )
     return p
+
+
+def data_overrides(items: list[str]) -> dict[str, int]:
+    """``--data FIELD=N`` items as a dict; a clear error for an unknown field or a bad number."""
+    fields = {f.name: f.type for f in dataclasses.fields(DataConfig)}
+    out = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        if fields.get(name) not in ("int", int):
+            ints = ", ".join(k for k, t in fields.items() if t in ("int", int))
+            raise SystemExit(f"error: --data {item}: not an integer data field (one of: {ints})")
+        try:
+            out[name] = int(value)
+        except ValueError:
+            raise SystemExit(f"error: --data {item}: {value!r} is not an integer") from None
+    return out
 
 
 def eval_fields(cfg: dict[str, Any], files: dict[str, Path]) -> dict[str, Any]:
@@ -108,10 +131,14 @@ def eval_fields(cfg: dict[str, Any], files: dict[str, Path]) -> dict[str, Any]:
 
 
 def run_config(
-    grid_name: str, model_name: str = "tiny", max_prompts: int | None = None, stage1_seed: int = 0
+    grid_name: str,
+    model_name: str = "tiny",
+    max_prompts: int | None = None,
+    stage1_seed: int = 0,
+    data: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     prof = PROFILES[model_name]
-    data = DataConfig(**prof["data"])
+    data = DataConfig(**(prof["data"] | (data or {})))
     model, stage1, stage2 = dict(prof["model"]), dict(prof["stage1"]), dict(prof["stage2"])
     if grid_name == "smoke":
         data = dataclasses.replace(data, n_benign=60, n_safety_train=120, n_dev=20, n_loss=20)
@@ -171,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     grid_name = "quick" if args.quick else "smoke" if args.smoke else "default"
     suffix = ("" if args.model == "tiny" else f"-{args.model}") + ("-quick" if grid_name == "quick" else "")
     out = (args.out or HERE / f"results{suffix}").resolve()
-    cfg = run_config(grid_name, args.model, args.max_prompts, args.stage1_seed)
+    cfg = run_config(grid_name, args.model, args.max_prompts, args.stage1_seed, data_overrides(args.data))
     cfg["threads_per_worker"], cfg["workers"] = args.threads, args.workers
 
     import bench_report
