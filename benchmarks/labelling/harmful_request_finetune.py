@@ -82,8 +82,10 @@ class Side:
         self.objective = HEAD_SETTINGS[FLAG]["objective"]
         self.timings: list[dict[str, Any]] = []
 
-    def score(self, test: np.ndarray, train: np.ndarray, name: str) -> dict[str, np.ndarray]:
-        """Per model, the probabilities of ``test`` rows and the 0/1 decisions."""
+    def score(
+        self, test: np.ndarray, train: np.ndarray, name: str
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per model, the probabilities of the ``test`` rows and its 0/1 decisions."""
         p_head, head = self.f.held_out(test, train)
         rec = run_finetuned(
             self.f.rows,
@@ -107,10 +109,12 @@ class Side:
             "finetuned_at_0.5": (p_ft, (p_ft >= 0.5).astype(int)),
         }
 
-    def measure(self, y: np.ndarray, scored: dict, mask: np.ndarray | None = None) -> dict[str, Any]:
+    @staticmethod
+    def measure(y: np.ndarray, scored: dict, mask: np.ndarray | None = None) -> dict[str, Any]:
+        """Per model: :func:`prf` of the (``mask``) rows, and with both classes the ranking."""
+        m = np.ones(len(y), dtype=bool) if mask is None else mask
         out = {}
         for model, (p, pred) in scored.items():
-            m = np.ones(len(y), dtype=bool) if mask is None else mask
             out[model] = prf(y[m], pred[m])
             if len(set(y[m])) == 2:
                 out[model] |= ranking(y[m], p[m]) | {"safe_flagged": int(np.sum(pred[m][y[m] == 0]))}
