@@ -13,8 +13,8 @@ measures it with the shipped protocols, the shipped head refit on the same folds
   prompt that is also in another source is held out there too), one model per set;
 - ``--with-xstest`` adds ``xstest_by_unit`` (XSTest's prompts in training, held out by unit:
   a safe type with its contrast type, the 8 units of ``harmful_request_xstest.py``; the 450
-  out-of-unit scores pooled) and ``by_source_with_xstest`` (the sets above held out by
-  source with all 450 XSTest prompts in training).
+  out-of-unit scores pooled); ``--with-xstest-sources`` also ``by_source_with_xstest`` (the
+  sets above held out by source with all 450 XSTest prompts in training; 7 more models).
 
 Each model's threshold is chosen by balanced accuracy on a 10% validation split of its own
 training rows (the shipped rule for this flag); ``finetuned_at_0.5`` is the plain 0.5 rule of
@@ -133,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = finetune_parser(__doc__.split("\n\n")[0], per_source=10**6)  # every row
     parser.set_defaults(max_length=64)
     parser.add_argument("--with-xstest", action="store_true", help="also XSTest in training, by unit")
+    parser.add_argument(
+        "--with-xstest-sources", action="store_true", help="and each set by source with XSTest in training"
+    )
     args = parser.parse_args(argv)
     import torch
 
@@ -167,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
                 u: round(float(np.mean(pred == per_unit[u])), 3)
                 for u, (_, pred) in zip(per_unit, parts, strict=True)
             }
-        result["by_source_with_xstest"] = side.by_source(~never | is_xs, "-with-xstest")
+        if args.with_xstest_sources:
+            result["by_source_with_xstest"] = side.by_source(~never | is_xs, "-with-xstest")
     result["timings"] = side.timings
     for k, v in result.items():
         if k not in ("protocol", "settings"):
