@@ -115,6 +115,8 @@ SMOLLM2: dict[str, Any] = {
         "max_length": 128,
         "logging_steps": 10,
         **_CPU,
+        # bf16 autocast: ~1.5x faster training steps than float32 on this CPU (avx512_bf16).
+        "mixed_precision": "bf16",
     },
     "stage1": {
         "num_train_epochs": 1.0,
@@ -130,7 +132,8 @@ SMOLLM2: dict[str, Any] = {
         "warmup_steps": 0,
     },
     # Greedy, 32 new tokens: refusals show in the first sentence, which the judges read.
-    "eval": {"max_new_tokens": 32, "batch_size": 16, "loss_max_length": 128},
+    # Weights in bfloat16 for evaluation: ~2x faster greedy generation than float32 here.
+    "eval": {"max_new_tokens": 32, "batch_size": 16, "loss_max_length": 128, "dtype": "bfloat16"},
     # Answers of the base model to the look-alike prompts (the stage-1 "answer these" data).
     "lookalike_generation": {"max_new_tokens": 48, "batch_size": 16, "num_beams": 1},
     "suites": ["bianchi-harmful", "beavertails-eval", "xstest-safe"],

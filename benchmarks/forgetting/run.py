@@ -126,6 +126,7 @@ def eval_fields(cfg: dict[str, Any], files: dict[str, Path]) -> dict[str, Any]:
         "loss_batch_size": ev["batch_size"] // 2,
         "loss_max_length": ev["loss_max_length"],
         "device": "cpu",
+        **({"dtype": ev["dtype"]} if "dtype" in ev else {}),
         "max_prompts": cfg.get("max_prompts"),
     }
 

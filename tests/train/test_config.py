@@ -46,7 +46,7 @@ def test_target_modules_from_a_flag():
         ({"lora_dropout": 1.0}, "lora_dropout"),
         ({"method": "qlora"}, "method"),
         ({"template": "vicuna"}, "template"),
-        ({"device": "cpu", "mixed_precision": "bf16"}, "needs a GPU"),
+        ({"device": "cpu", "mixed_precision": "fp16"}, "needs a GPU"),
         ({"model": " "}, "must not be empty"),
     ],
 )

@@ -97,7 +97,7 @@ class TrainConfig(StageConfig):
     )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto uses CUDA when available")
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = Field(
-        "auto", description="auto: bf16 on a GPU that supports it, else none"
+        "auto", description="auto: bf16 on a GPU that supports it, else none; bf16 also runs on CPU (autocast)"
     )
     dtype: Literal["float32", "bfloat16", "float16"] = Field(
         "float32", description="dtype the weights are loaded in"
@@ -141,10 +141,8 @@ class TrainConfig(StageConfig):
 
     @model_validator(mode="after")
     def _check_precision(self) -> TrainConfig:
-        if self.device == "cpu" and self.mixed_precision in ("bf16", "fp16"):
-            raise ValueError(
-                f"mixed_precision {self.mixed_precision!r} needs a GPU; use 'no' (or 'auto') on CPU"
-            )
+        if self.device == "cpu" and self.mixed_precision == "fp16":
+            raise ValueError("mixed_precision 'fp16' needs a GPU; use 'bf16' or 'no' on CPU")
         return self
 
 

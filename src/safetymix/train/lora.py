@@ -263,8 +263,8 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
     precision = config.mixed_precision
     if precision == "auto":
         precision = "bf16" if device == "cuda" and torch.cuda.is_bf16_supported() else "no"
-    if device == "cpu" and precision != "no":
-        raise ConfigError(f"mixed_precision {precision!r} needs a GPU; use 'no' on CPU")
+    if device == "cpu" and precision == "fp16":
+        raise ConfigError("mixed_precision 'fp16' needs a GPU; use 'bf16' (autocast) or 'no' on CPU")
     ref = model_ref(config.model, config.gguf_file)
     model = ref.spec  # a local GGUF file becomes its absolute .gguf path
     gguf_file = None if is_gguf_path(model) else ref.gguf_file
