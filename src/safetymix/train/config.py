@@ -97,7 +97,7 @@ class TrainConfig(StageConfig):
     )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto uses CUDA when available")
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = Field(
-        "auto", description="auto: bf16 on a GPU that supports it, else none; bf16 also runs on CPU (autocast)"
+        "auto", description="auto: bf16 on a GPU that supports it, else none; bf16 runs on CPU too (autocast)"
     )
     dtype: Literal["float32", "bfloat16", "float16"] = Field(
         "float32", description="dtype the weights are loaded in"
