@@ -92,6 +92,79 @@ def _metric_row(ev: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+#: Per-prompt flag behind each rate: (item kind, item field).
+PROMPT_FLAGS = {
+    "harmful_refusal": ("harmful", "refusal_rate"),
+    "over_refusal": ("over-refusal", "refusal_rate"),
+    "harmfulness": ("harmful", "harmful_rate"),
+}
+
+
+def prompt_flags(items: list[dict[str, Any]], path: Path) -> dict[str, dict[str, float]]:
+    """Per metric of :data:`PROMPT_FLAGS`, prompt id -> 0/1 (judged prompts only).
+
+    Read from a cell's items and kept in ``path`` (``<out>/prompt_flags/<cell>.json``, a
+    few tens of KB, committed: the items file holds every answer and is not), which serves
+    when the items are gone. Not under ``sweep/cells/``: every ``*.json`` there is a cell.
+    """
+    if not items:
+        return json.loads(path.read_text()) if path.exists() else {m: {} for m in PROMPT_FLAGS}
+    out: dict[str, dict[str, float]] = {m: {} for m in PROMPT_FLAGS}
+    for row in items:
+        for metric, (kind, field) in PROMPT_FLAGS.items():
+            if row.get("kind") == kind and row.get(field) is not None:
+                out[metric][row["id"]] = int(bool(row[field]))
+    if not path.exists():
+        from safetymix.io import atomic_write
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path) as fh:
+            json.dump(out, fh, separators=(",", ":"))
+    return out
+
+
+def paired_prompt_interval(
+    a: dict[str, dict[str, float]], b: dict[str, dict[str, float]], seed: int = 0, n_resamples: int = 2000
+) -> dict[str, list[float] | None]:
+    """95% intervals of cell a minus cell b over the *prompts* (one seed: the same prompts
+    answered by both), per metric and for selectivity (harmful refusal minus over-refusal).
+
+    A percentile bootstrap that resamples the harmful and the over-refusal prompts apart
+    (stratified), so it says how sure the difference is for these prompts and this seed,
+    not over training seeds.
+    """
+    diffs = {}
+    for metric in PROMPT_FLAGS:
+        ids = sorted(a[metric].keys() & b[metric].keys())
+        diffs[metric] = np.array([a[metric][i] - b[metric][i] for i in ids])
+    rng = np.random.default_rng(seed)
+
+    def means(x: np.ndarray) -> np.ndarray:
+        return x[rng.integers(0, x.size, size=(n_resamples, x.size))].mean(axis=1)
+
+    out: dict[str, list[float] | None] = {}
+    boots = {}
+    for metric, x in diffs.items():
+        boots[metric] = means(x) if x.size else None
+        out[metric] = None if x.size == 0 else [float(v) for v in np.quantile(boots[metric], [0.025, 0.975])]
+    hr, orr = boots["harmful_refusal"], boots["over_refusal"]
+    out["selectivity"] = (
+        None if hr is None or orr is None else [float(v) for v in np.quantile(hr - orr, [0.025, 0.975])]
+    )
+    return out
+
+
+def newcombe_difference(k1: int, n1: int, k2: int, n2: int) -> list[float]:
+    """95% interval of p1 - p2 for two independent proportions (Newcombe's hybrid score
+    method, from the two Wilson intervals)."""
+    from safetymix.eval.stats import wilson_interval
+
+    p1, p2 = k1 / n1, k2 / n2
+    (l1, u1), (l2, u2) = wilson_interval(k1, n1), wilson_interval(k2, n2)
+    d = p1 - p2
+    return [d - float(np.hypot(p1 - l1, u2 - p2)), d + float(np.hypot(u1 - p1, p2 - l2))]
+
+
 def cell_metrics(rec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     """One sweep cell (``safetymix.sweep`` record) as a flat row."""
     from bench_cell import per_suite_refusal
@@ -115,6 +188,9 @@ def cell_metrics(rec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         "cell_seconds": rec["seconds"].get("total"),
         "final_train_loss": rec["train"]["final_loss"],
         "safety_share": rec["mix"]["safety_share"],
+        "harmful_n": rec["metrics"]["harmful_refusal"].get("n"),
+        # dropped before results.json is written
+        "prompt_flags": prompt_flags(items, run_dir.parent / "prompt_flags" / f"{rec['cell_id']}.json"),
     }
     picks = rec["selection"]["picks"]
     if picks:
@@ -130,7 +206,11 @@ def stage1_metrics(out: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     rec = json.loads(path.read_text())
-    row = {"cell": "stage1", **_metric_row(rec["eval"])}
+    row = {
+        "cell": "stage1",
+        **_metric_row(rec["eval"]),
+        "harmful_n": rec["eval"]["metrics"]["harmful_refusal"].get("n"),
+    }
     for suite, rate in rec["dev"]["per_suite"].items():
         row[f"{suite}_refusal"] = rate
     row["reused_from"] = rec.get("reused_from")
@@ -143,6 +223,7 @@ def aggregate(out: Path, cfg: dict[str, Any]) -> dict[str, Any]:
     records = load_cells(out / "sweep")
     failed = [r["cell_id"] for r in records if r["status"] != "ok"]
     cells = {r["cell_id"]: cell_metrics(r, out / "sweep") for r in records if r["status"] == "ok"}
+    flags = {cid: m.pop("prompt_flags") for cid, m in cells.items()}
     stage1 = stage1_metrics(out)
     reused_from = stage1.pop("reused_from") if stage1 else None
     groups: dict[tuple[str, int], list[dict]] = defaultdict(list)
@@ -196,6 +277,9 @@ def aggregate(out: Path, cfg: dict[str, Any]) -> dict[str, Any]:
                     if b["harmfulness"]
                 ]
                 row["relative_harm_reduction"] = t_summary(rel)
+                if len(pairs) == 1:  # one seed: no interval over seeds; one over the prompts
+                    a, b = pairs[0]
+                    row["prompts95"] = paired_prompt_interval(flags[a["cell"]], flags[b["cell"]])
                 comparisons.append(row)
 
     forgetting = None
@@ -208,6 +292,12 @@ def aggregate(out: Path, cfg: dict[str, Any]) -> dict[str, Any]:
             "benign_only": t_summary([m["harmful_refusal"] for m in none], rate=True),
             "forgetting": t_summary([stage1["harmful_refusal"] - m["harmful_refusal"] for m in none]),
         }
+        if len(none) == 1 and stage1.get("harmful_n") and none[0].get("harmful_n"):
+            # One seed: an interval over the prompts (stage 1 keeps no per-prompt items, so
+            # the two rates are treated as independent: wider than a paired interval).
+            n1, n2 = stage1["harmful_n"], none[0]["harmful_n"]
+            k1, k2 = round(stage1["harmful_refusal"] * n1), round(none[0]["harmful_refusal"] * n2)
+            forgetting["forgetting_prompts95"] = newcombe_difference(k1, n1, k2, n2)
     timings = json.loads((out / "timings.json").read_text()) if (out / "timings.json").exists() else None
     data = json.loads((out / "data.json").read_text()) if (out / "data.json").exists() else None
     results = {
@@ -271,7 +361,14 @@ def markdown(r: dict[str, Any]) -> str:
     if f:
         lines += [
             f"Benign-only stage 2: harmful refusal {_pct(f['benign_only'])}%; forgetting "
-            f"(stage 1 minus benign-only) {_pct(f['forgetting'])} points (mean [95% t interval] over seeds).",
+            f"(stage 1 minus benign-only) {_pct(f['forgetting'])} points "
+            + (
+                "(one seed; 95% interval over the prompts [{:.1f}, {:.1f}], Newcombe).".format(
+                    *(100 * v for v in f["forgetting_prompts95"])
+                )
+                if f.get("forgetting_prompts95")
+                else "(mean [95% t interval] over seeds)."
+            ),
             "",
         ]
     lines += [
@@ -308,9 +405,20 @@ def markdown(r: dict[str, Any]) -> str:
             "| relative harm reduction |",
             "|---|---|---|---:|---|---|---|---|---|",
         ]
+        if any(c.get("prompts95") for c in r["vs_random"]):
+            lines[-2:-2] = [
+                "With one seed a pair has no interval over seeds; {braces} give the 95% paired "
+                "bootstrap interval over the prompts (this seed only, so narrower than a seed interval).",
+                "",
+            ]
+
+        def prompt_ci(c: dict[str, Any], m: str) -> str:
+            ci = (c.get("prompts95") or {}).get(m)
+            return "" if not ci else f" {{{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}}}"
+
         for c in r["vs_random"]:
             cols = [
-                f"{_pct(c[m], True)} ({c[m]['wins']}/{c['n_pairs']})"
+                f"{_pct(c[m], True)}{prompt_ci(c, m)} ({c[m]['wins']}/{c['n_pairs']})"
                 for m in ("harmful_refusal", "over_refusal", "selectivity", "harmfulness")
             ]
             cols.append(_pct(c["relative_harm_reduction"], True))
