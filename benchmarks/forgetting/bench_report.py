@@ -74,6 +74,7 @@ def _metric_row(ev: dict[str, Any]) -> dict[str, Any]:
     row = {
         "harmful_refusal": m["harmful_refusal"]["value"],
         "harmful_refusal_wilson95": (m["harmful_refusal"]["low"], m["harmful_refusal"]["high"]),
+        "harmful_n": m["harmful_refusal"].get("n"),
         "over_refusal": m["over_refusal"]["value"],
         "over_refusal_wilson95": (m["over_refusal"]["low"], m["over_refusal"]["high"]),
         "benign_loss": m["helpfulness"]["value"],
@@ -188,7 +189,6 @@ def cell_metrics(rec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         "cell_seconds": rec["seconds"].get("total"),
         "final_train_loss": rec["train"]["final_loss"],
         "safety_share": rec["mix"]["safety_share"],
-        "harmful_n": rec["metrics"]["harmful_refusal"].get("n"),
         # dropped before results.json is written
         "prompt_flags": prompt_flags(items, run_dir.parent / "prompt_flags" / f"{rec['cell_id']}.json"),
     }
@@ -206,11 +206,7 @@ def stage1_metrics(out: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     rec = json.loads(path.read_text())
-    row = {
-        "cell": "stage1",
-        **_metric_row(rec["eval"]),
-        "harmful_n": rec["eval"]["metrics"]["harmful_refusal"].get("n"),
-    }
+    row = {"cell": "stage1", **_metric_row(rec["eval"])}
     for suite, rate in rec["dev"]["per_suite"].items():
         row[f"{suite}_refusal"] = rate
     row["reused_from"] = rec.get("reused_from")
