@@ -220,6 +220,13 @@ def test_auto_loss_kernel_is_plain_on_cpu(tiny_model_dir, tmp_path):  # noqa: F8
 
     assert resolve_config(small_config(tiny_model_dir, tmp_path)).loss_kernel == "plain"
     assert resolve_config(small_config(tiny_model_dir, tmp_path, loss_kernel="trl")).loss_kernel == "trl"
+    # the fp16 rule (train.config.check_precision) also holds once device "auto" resolves
+    # to the CPU (the config alone cannot know where it will run)
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="needs a GPU"):
+            resolve_config(small_config(tiny_model_dir, tmp_path, device="auto", mixed_precision="fp16"))
 
 
 def test_bf16_autocast_trains_on_cpu(tiny_model_dir, tmp_path, lora_run):  # noqa: F811

@@ -141,9 +141,18 @@ class TrainConfig(StageConfig):
 
     @model_validator(mode="after")
     def _check_precision(self) -> TrainConfig:
-        if self.device == "cpu" and self.mixed_precision == "fp16":
-            raise ValueError("mixed_precision 'fp16' needs a GPU; use 'bf16' or 'no' on CPU")
+        check_precision(self.device, self.mixed_precision)
         return self
+
+
+def check_precision(device: str, mixed_precision: str) -> None:
+    """The one rule for precision vs device: fp16 needs a GPU. Raises ValueError.
+
+    Checked when the config is built (an explicit ``device: cpu``) and again once
+    ``auto`` has resolved to the CPU (``train.lora.resolve_config``).
+    """
+    if device == "cpu" and mixed_precision == "fp16":
+        raise ValueError("mixed_precision 'fp16' needs a GPU; use 'bf16' (autocast) or 'no' on CPU")
 
 
 @dataclass

@@ -22,7 +22,7 @@ from safetymix.errors import ConfigError, DataFormatError, MissingDependencyErro
 from safetymix.io.manifest import write_json
 from safetymix.io.progress import quiet_third_party_bars
 from safetymix.schema import Example
-from safetymix.train.config import ALL_LINEAR, TrainConfig, TrainResult
+from safetymix.train.config import ALL_LINEAR, TrainConfig, TrainResult, check_precision
 from safetymix.train.templates import check_template, to_prompt_completion
 
 logger = logging.getLogger(__name__)
@@ -263,8 +263,10 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
     precision = config.mixed_precision
     if precision == "auto":
         precision = "bf16" if device == "cuda" and torch.cuda.is_bf16_supported() else "no"
-    if device == "cpu" and precision == "fp16":
-        raise ConfigError("mixed_precision 'fp16' needs a GPU; use 'bf16' (autocast) or 'no' on CPU")
+    try:
+        check_precision(device, precision)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     ref = model_ref(config.model, config.gguf_file)
     model = ref.spec  # a local GGUF file becomes its absolute .gguf path
     gguf_file = None if is_gguf_path(model) else ref.gguf_file
