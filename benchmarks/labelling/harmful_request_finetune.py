@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     for k, v in result.items():
         if k not in ("protocol", "settings"):
             print(k, json.dumps(v, indent=1), flush=True)
-    write_result(OUT, result, start)
+    write_result(args.out or OUT, result, start)
     return 0
 
 

@@ -205,6 +205,7 @@ def finetune_parser(description: str, per_source: int) -> argparse.ArgumentParse
     parser.add_argument("--per-source", type=int, default=per_source)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=None, help="result file (default: beside the script)")
     return parser
 
 
@@ -280,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     for k, v in result.items():
         if k not in ("protocol", "settings"):
             print(k, json.dumps(v, indent=1), flush=True)
-    write_result(OUT, result, start)
+    write_result(args.out or OUT, result, start)
     return 0
 
 

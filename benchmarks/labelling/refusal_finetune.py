@@ -10,11 +10,14 @@ completions plus up to ``--per-source`` rows of every other refusal source, choo
 threshold by balanced accuracy on a 10% validation split of those rows (the shipped rule),
 and label the held-out model's 450 completions (``finetuned_at_0.5``: the same model with
 the plain 0.5 rule of its loss, no threshold choice). The shipped head is refit on the same
-folds, side by side.
+folds, side by side. ``ensemble``: the mean of the two probabilities, flagged at the mean of
+their two fixed operating points (the head's own threshold and 0.5), a rule set before the
+run (no threshold is chosen on any XSTest row).
 
 Usage::
 
     python benchmarks/labelling/refusal_finetune.py [--per-source 300] [--max-length 128]
+        [--epochs 1] [--out F.json]
 
 Each fold's probabilities are kept in ``refusal_finetune.cache/`` (the run resumes from
 them); the result goes to ``refusal_finetune.json`` (42 minutes here on one torch thread,
@@ -57,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = flag.rows
     tag = run_tag(args)
     result: dict[str, Any] = {"protocol": __doc__, "settings": vars(args) | {"datasets": str(args.datasets)}}
-    correct = {"shipped_head": 0, "finetuned": 0, "finetuned_at_0.5": 0}
+    correct = {"shipped_head": 0, "finetuned": 0, "finetuned_at_0.5": 0, "ensemble": 0}
     for m in XSTEST_MODELS:
         test = flag.source == f"xstest/{m}"
         y = flag.y[test]
@@ -72,10 +75,12 @@ def main(argv: list[str] | None = None) -> int:
             keep_family="xstest",
             objective="balanced_accuracy",
         )
+        p_ft = np.array(rec["proba"])
         preds = {
             "shipped_head": (p >= head.threshold).astype(int),
-            "finetuned": (np.array(rec["proba"]) >= rec["threshold"]).astype(int),
-            "finetuned_at_0.5": (np.array(rec["proba"]) >= 0.5).astype(int),  # BCE's own rule, no tuning
+            "finetuned": (p_ft >= rec["threshold"]).astype(int),
+            "finetuned_at_0.5": (p_ft >= 0.5).astype(int),  # BCE's own rule, no tuning
+            "ensemble": ((p + p_ft) / 2 >= (head.threshold + 0.5) / 2).astype(int),
         }
         result[m] = {k: prf(y, v) for k, v in preds.items()} | {
             "finetuned_threshold": rec["threshold"],
@@ -88,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     n = int(np.sum(np.char.startswith(flag.source.astype(str), "xstest/")))
     result["all"] = {k: {"n": n, "accuracy": round(v / n, 3)} for k, v in correct.items()}
     print("all", result["all"], flush=True)
-    write_result(OUT, result, start)
+    write_result(args.out or OUT, result, start)
     return 0
 
 
