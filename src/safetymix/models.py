@@ -198,6 +198,18 @@ def import_torch_transformers(who: str) -> tuple[Any, Any]:
     return torch, transformers
 
 
+def cpu_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (``avx512_bf16`` or ``amx_bf16`` among the
+    /proc/cpuinfo flags; False where that file is missing). Without them torch emulates
+    bfloat16 on the CPU, and bf16 autocast runs many times slower than float32
+    (benchmarks/perf/smollm2_speed.py measures both side by side)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def resolve_device(name: str | None) -> str:
     """``"auto"`` or None: ``"cuda"`` when a GPU is visible, else ``"cpu"``; ``"cuda"`` without one raises."""
     import torch
