@@ -211,18 +211,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     profile = PROFILES[args.model]
-    uses_bf16 = (
-        profile["common_train"].get("mixed_precision") == "bf16" or profile["eval"].get("dtype") == "bfloat16"
-    )
-    from safetymix.models import cpu_native_bf16
+    if profile["common_train"].get("mixed_precision") == "bf16" or profile["eval"].get("dtype") == "bfloat16":
+        from safetymix.models import warn_if_emulated_bf16
 
-    if uses_bf16 and not cpu_native_bf16():
-        logger.warning(
-            "the %s profile trains and evaluates in bfloat16, which this CPU has no instructions for "
-            "(no avx512_bf16/amx_bf16): torch emulates it, many times slower than float32 "
-            "(benchmarks/perf/smollm2_speed.py); its timings were measured on a CPU with avx512_bf16",
-            args.model,
-        )
+        # before hours of work, not only inside each cell's worker (its timings in the
+        # README were measured on a CPU with avx512_bf16; benchmarks/perf/smollm2_speed.py)
+        warn_if_emulated_bf16(profile["common_train"]["device"], f"the {args.model} profile")
     out.mkdir(parents=True, exist_ok=True)
     cfg_path = out / "run_config.json"
     if cfg_path.exists():

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -208,6 +209,22 @@ def cpu_native_bf16() -> bool:
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def warn_if_emulated_bf16(device: str, what: str) -> None:
+    """Warn (RuntimeWarning) that ``what`` runs in bfloat16 on a CPU that emulates it.
+
+    The one check behind ``safetymix train --mixed-precision bf16``, ``generate --dtype
+    bfloat16`` and the forgetting benchmark's bf16 profile; silent on a GPU or on a CPU with
+    :func:`cpu_native_bf16`.
+    """
+    if device == "cpu" and not cpu_native_bf16():
+        warnings.warn(
+            f"{what}: bfloat16 on a CPU without native bfloat16 (no avx512_bf16/amx_bf16); torch "
+            "emulates it, many times slower than float32",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def resolve_device(name: str | None) -> str:

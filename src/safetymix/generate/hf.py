@@ -116,12 +116,20 @@ def load_model(config: GenerateConfig) -> tuple[Any, Any]:
     """
     import torch
 
-    from safetymix.models import load_pretrained, load_tokenizer, model_ref, resolve_device
+    from safetymix.models import (
+        load_pretrained,
+        load_tokenizer,
+        model_ref,
+        resolve_device,
+        warn_if_emulated_bf16,
+    )
 
     device = resolve_device(config.device)
     dtype = config.dtype
     if dtype == "auto":
         dtype = "bfloat16" if device == "cuda" and torch.cuda.is_bf16_supported() else "float32"
+    if dtype == "bfloat16":
+        warn_if_emulated_bf16(device, "generation (use --dtype float32 on this machine)")
     ref = model_ref(config.model, config.gguf_file)
     trust = config.trust_remote_code
     folder = tokenizer_folder(config)

@@ -257,7 +257,7 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
     """Resolve the "auto" device, mixed precision and loss kernel; make a local model path absolute."""
     import torch
 
-    from safetymix.models import cpu_native_bf16, is_gguf_path, model_ref, resolve_device
+    from safetymix.models import is_gguf_path, model_ref, resolve_device, warn_if_emulated_bf16
 
     device = resolve_device(config.device)
     precision = config.mixed_precision
@@ -267,13 +267,8 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
         check_precision(device, precision)
     except ValueError as err:
         raise ConfigError(str(err)) from None
-    if device == "cpu" and precision == "bf16" and not cpu_native_bf16():
-        warnings.warn(
-            "bf16 autocast on a CPU without native bfloat16 (no avx512_bf16/amx_bf16): torch emulates it, "
-            "many times slower than float32; use --mixed-precision no on this machine",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+    if precision == "bf16":
+        warn_if_emulated_bf16(device, "bf16 autocast (use --mixed-precision no on this machine)")
     ref = model_ref(config.model, config.gguf_file)
     model = ref.spec  # a local GGUF file becomes its absolute .gguf path
     gguf_file = None if is_gguf_path(model) else ref.gguf_file
