@@ -186,6 +186,26 @@ def test_config_errors(tiny_model_dir, tmp_path):  # noqa: F811
         generate_responses(None, None, ["x"], batch_size=0)
 
 
+def test_bfloat16_weights_on_a_cpu_without_native_bf16_warn(tiny_model_dir, prompt_file):  # noqa: F811
+    # the generation side of tests/train/test_lora.py's bf16 test: load_model warns about
+    # emulated bfloat16 iff the CPU lacks avx512_bf16/amx_bf16, and never for float32
+    import warnings
+
+    from safetymix.generate.hf import load_model
+    from safetymix.models import cpu_native_bf16
+
+    cfg = GenerateConfig(prompts=str(prompt_file), model=str(tiny_model_dir), device="cpu")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model, _ = load_model(resolve_config(cfg.model_copy(update={"dtype": "bfloat16"})))
+        assert next(model.parameters()).dtype == torch.bfloat16
+        model, _ = load_model(resolve_config(cfg.model_copy(update={"dtype": "float32"})))
+        assert next(model.parameters()).dtype == torch.float32
+    emulated = [w for w in caught if "emulates" in str(w.message)]
+    assert len(emulated) == (0 if cpu_native_bf16() else 1)
+    assert not emulated or "generation (use --dtype float32" in str(emulated[0].message)
+
+
 def test_vllm_engine(tiny_model_dir, prompt_file):  # noqa: F811
     pytest.importorskip("vllm", reason="vLLM is not installed (optional extra: safetymix[vllm])")
     if not torch.cuda.is_available():

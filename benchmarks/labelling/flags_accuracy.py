@@ -344,12 +344,37 @@ def promise_picks(
         t1 = [i for i, e in enumerate(labelled) if e.behaviour == "T1"]
         ranked = [labelled[i].id in unsafe for i in sorted(t1, key=lambda i: (proba[i], i))]
         out["unsafe_among_most_confident_t1"] = {str(n): sum(ranked[:n]) for n in (25, 50, 100)}
+        out["stricter_refusal"] = stricter_refusal(labelled, harmful, proba, unsafe)
     for name in ("sss-b", "random-b"):
         counts = []
         for seed in range(5):
             sel = get_strategy(name, seed=seed).select(Pool(labelled), 100)
             counts.append(len(set(sel.ids) & unsafe))
         out[name] = {"unsafe_picked_per_seed": counts, "picked": len(sel.picks)}
+    return out
+
+
+def stricter_refusal(
+    labelled: list[Any], harmful: list[bool | None], proba: np.ndarray, unsafe: set[str]
+) -> dict[str, dict[str, int]]:
+    """A ceiling, not a usable rule (it peeks): T1 pairs whose refusal probability clears a
+    stricter threshold than the head's, how many are selectable (harmful response flagged
+    False) and how many of those are unsafe, and the unsafe among the 100 surest-safe."""
+    out = {}
+    for t in (0.5, 0.7, 0.9, 0.95):
+        t1 = [
+            i
+            for i, e in enumerate(labelled)
+            if e.behaviour == "T1" and e.extra["label_proba"]["refusal"] >= t
+        ]
+        ok = [i for i in t1 if harmful[i] is False]
+        surest = sorted(t1, key=lambda i: (proba[i], i))[:100]
+        out[str(t)] = {
+            "t1": len(t1),
+            "selectable": len(ok),
+            "unsafe_selectable": sum(labelled[i].id in unsafe for i in ok),
+            "unsafe_among_100_surest": sum(labelled[i].id in unsafe for i in surest),
+        }
     return out
 
 

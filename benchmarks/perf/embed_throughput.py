@@ -41,7 +41,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from throughput_env import alpaca_and_safety_prompts, machine, timed, write_result
+from throughput_env import alpaca_and_safety_prompts, alternating_round, machine, timed, write_result
 
 
 def write_jsonl(path: Path, texts: list[str]) -> Path:
@@ -94,13 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             def run_ours(b=b, path=path):
                 return embed_file(path, tmp / f"block{b}.npy", encoder=ours)
 
-            runs = {}
-            for name, fn in (
-                [("bare", run_bare), ("ours", run_ours)]
-                if b % 2 == 0
-                else [("ours", run_ours), ("bare", run_bare)]
-            ):
-                runs[name] = timed(fn)
+            runs = alternating_round({"bare": run_bare, "ours": run_ours}, b)
             report = runs["ours"][0]
             assert report["n_encoded"] == len(block), report  # really cold
             ref = runs["bare"][0] / np.linalg.norm(runs["bare"][0], axis=1, keepdims=True)

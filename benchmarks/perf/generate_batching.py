@@ -26,7 +26,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from throughput_env import DATASETS, machine, timed, write_result
+from throughput_env import DATASETS, alternating_round, machine, write_result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,10 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     rounds = []
     outputs: dict[str, list[str]] = {}
     for r in range(args.repeats):
-        order = [("batched", batched), ("one_per_call", one_per_call)]
         times = {}
-        for name, fn in order if r % 2 == 0 else order[::-1]:
-            out, wall, cpu = timed(fn)
+        done = alternating_round({"batched": batched, "one_per_call": one_per_call}, r)
+        for name, (out, wall, cpu) in done.items():
             times[name] = {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3)}
             if name in outputs:
                 assert outputs[name] == out, f"{name}: greedy outputs changed between rounds"

@@ -38,7 +38,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from throughput_env import DATASETS, alpaca_and_safety_prompts, machine, timed, write_result
+from throughput_env import DATASETS, alpaca_and_safety_prompts, alternating_round, machine, write_result
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "forgetting"))
 from bench_models import SMOLLM2, smollm2_gguf  # noqa: E402
@@ -124,14 +124,11 @@ def measure_generation(ref, *, prompts: list[str], repeats: int) -> dict:
         generate_responses(model, tokenizer, prompts[:4], batch_size=4, **settings)
     names = list(GEN_VARIANTS)
     rounds: list[dict[str, float]] = []
-    answers: dict[str, list[str]] = {}
     for r in range(repeats):
-        times = {}
-        for name in names if r % 2 == 0 else names[::-1]:
-            answers[name], wall, _ = timed(lambda name=name: run(name))
-            times[name] = round(wall, 2)
-            print(f"generate round {r} {name}: {wall:.1f} s", file=sys.stderr)
-        rounds.append(times)
+        done = alternating_round({name: lambda name=name: run(name) for name in names}, r)
+        rounds.append({name: round(wall, 2) for name, (_, wall, _) in done.items()})
+        answers = {name: out for name, (out, _, _) in done.items()}
+        print(f"generate round {r}: {rounds[-1]} s", file=sys.stderr)
     n = len(prompts)
     by_variant = {}
     for name in names:
@@ -162,18 +159,19 @@ def measure_training(gguf: Path, *, steps: int, repeats: int) -> dict:
     names = list(TRAIN_VARIANTS)
     rounds: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
+
+        def seconds_per_step(name: str) -> float:  # the model is dropped before the next run
+            settings = {**SMOLLM2["common_train"], **SMOLLM2["stage2"], **TRAIN_VARIANTS[name]}
+            config = TrainConfig(
+                model=str(gguf), output_dir=f"{tmp}/run", overwrite=True, max_steps=steps, **settings
+            )
+            result = train(config, examples=examples)
+            return round(result.seconds / result.global_step, 3)
+
         for r in range(repeats):
-            times = {}
-            for name in names if r % 2 == 0 else names[::-1]:
-                settings = {**SMOLLM2["common_train"], **SMOLLM2["stage2"], **TRAIN_VARIANTS[name]}
-                config = TrainConfig(
-                    model=str(gguf), output_dir=f"{tmp}/run", overwrite=True, max_steps=steps, **settings
-                )
-                result = train(config, examples=examples)
-                times[name] = round(result.seconds / result.global_step, 3)
-                print(f"train round {r} {name}: {times[name]:.2f} s/step", file=sys.stderr)
-                del result
-            rounds.append(times)
+            done = alternating_round({name: lambda name=name: seconds_per_step(name) for name in names}, r)
+            rounds.append({name: per_step for name, (per_step, _, _) in done.items()})
+            print(f"train round {r}: {rounds[-1]} s/step", file=sys.stderr)
     by_variant = {name: {"median_s_per_step": statistics.median(t[name] for t in rounds)} for name in names}
     ref_t = by_variant[names[0]]["median_s_per_step"]
     for v in by_variant.values():

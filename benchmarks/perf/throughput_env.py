@@ -1,7 +1,7 @@
-"""What the throughput benchmarks share: the machine record, timing, texts, and the JSON writer.
+"""What the speed benchmarks share: the machine record, timing, alternating rounds, texts,
+and the JSON writer.
 
-Imported by embed_throughput.py, label_throughput.py and generate_batching.py (run as
-scripts, so this folder is on ``sys.path``).
+Imported by the scripts of this folder (run as scripts, so this folder is on ``sys.path``).
 """
 
 from __future__ import annotations
@@ -55,6 +55,17 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
     w, c = time.perf_counter(), time.process_time()
     out = fn()
     return out, time.perf_counter() - w, time.process_time() - c
+
+
+def alternating_round(
+    runs: dict[str, Callable[[], Any]], round_no: int
+) -> dict[str, tuple[Any, float, float]]:
+    """Run each of ``runs`` once, in the given order on even rounds and reversed on odd ones,
+    so that load drift on a shared machine falls on every variant alike. Returns
+    ``{name: (result, wall seconds, CPU seconds)}`` in the order of ``runs``."""
+    names = list(runs) if round_no % 2 == 0 else list(runs)[::-1]
+    done = {name: timed(runs[name]) for name in names}
+    return {name: done[name] for name in runs}
 
 
 def alpaca_and_safety_prompts(n: int) -> list[str]:

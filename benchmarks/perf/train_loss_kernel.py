@@ -2,8 +2,9 @@
 
 Same model (the forgetting benchmark's: 3-layer Llama, width 128, 4,096-token BPE), same
 data (Alpaca demo records, batch 16, cut at 128 tokens), same seed, one torch thread; the
-two runs go one after the other in this process, ``--repeats`` times alternating, and the
-ratio of their median step times is printed. Both kernels must log the same losses.
+two runs go one after the other in this process, ``--repeats`` rounds alternating which
+goes first (``throughput_env.alternating_round``), and the ratio of their median step times
+is printed. Both kernels must log the same losses.
 
 Usage::
 
@@ -15,30 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-DATASETS = HERE.parents[2] / "shared" / "datasets"
-
-
-def machine() -> dict:
-    import os
-
-    cpu = next(
-        (ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?"
-    )
-    mem_kb = next(int(ln.split()[1]) for ln in open("/proc/meminfo") if ln.startswith("MemTotal"))
-    return {
-        "cpus": os.cpu_count(),
-        "cpu_model": cpu,
-        "ram_gib": round(mem_kb / 2**20, 1),
-        "python": platform.python_version(),
-        "load_avg_at_start": os.getloadavg(),
-    }
+from throughput_env import DATASETS, HERE, alternating_round, machine
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,26 +45,29 @@ def main(argv: list[str] | None = None) -> int:
         model_dir = Path(tmp) / "init"
         texts = [alpaca_prompt(e) + e.response for e in examples]
         info = save_scratch_model(model_dir, texts, 4096, max_position_embeddings=512)
+
+        def run(kernel: str, rep: int) -> tuple[float, list[float]]:
+            cfg = TrainConfig(
+                model=str(model_dir),
+                output_dir=str(Path(tmp) / f"{kernel}{rep}"),
+                method="full",
+                max_steps=args.steps,
+                learning_rate=1e-3,
+                per_device_train_batch_size=16,
+                max_length=128,
+                logging_steps=10,
+                device="cpu",
+                loss_kernel=kernel,
+            )
+            result = train(cfg, examples=examples)
+            logged = [round(h["loss"], 4) for h in result.log_history if "loss" in h]
+            return result.seconds / args.steps, logged
+
         for rep in range(args.repeats):
-            for kernel in ("plain", "trl"):
-                cfg = TrainConfig(
-                    model=str(model_dir),
-                    output_dir=str(Path(tmp) / f"{kernel}{rep}"),
-                    method="full",
-                    max_steps=args.steps,
-                    learning_rate=1e-3,
-                    per_device_train_batch_size=16,
-                    max_length=128,
-                    logging_steps=10,
-                    device="cpu",
-                    loss_kernel=kernel,
-                )
-                t = time.perf_counter()
-                result = train(cfg, examples=examples)
-                total = time.perf_counter() - t
-                rows[kernel].append(result.seconds / args.steps)
-                losses[kernel] = [round(h["loss"], 4) for h in result.log_history if "loss" in h]
-                per_step = result.seconds / args.steps
+            done = alternating_round({k: lambda k=k, rep=rep: run(k, rep) for k in ("plain", "trl")}, rep)
+            for kernel, ((per_step, logged), total, _) in done.items():
+                rows[kernel].append(per_step)
+                losses[kernel] = logged
                 print(f"{kernel:>5} run {rep}: {per_step:.3f} s/step ({total:.1f} s with setup)")
     med = {k: statistics.median(v) for k, v in rows.items()}
     ratio = med["trl"] / med["plain"]
