@@ -50,7 +50,7 @@ from flags_accuracy import (  # noqa: E402
     write_result,
 )
 from harmful_request_xstest import xstest_units  # noqa: E402
-from harmful_response_finetune import finetune_parser, run_finetuned, run_tag  # noqa: E402
+from harmful_response_finetune import finetune_parser, run_finetuned, run_tag, settings_record  # noqa: E402
 
 sys.path.insert(0, str(REPO / "scripts"))
 from label_data import build_training_rows  # noqa: E402
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.time()
     f, never = request_flag(build_training_rows(args.datasets), args.datasets, Encoder(DEFAULT_MODEL))
     side = Side(f, args, run_tag(args))
-    result: dict[str, Any] = {"protocol": __doc__, "settings": vars(args) | {"datasets": str(args.datasets)}}
+    result: dict[str, Any] = {"protocol": __doc__, "settings": settings_record(args)}
 
     test = np.isin(f.source, [XSTEST, "beavertails_eval"])
     scored = side.score(test, ~never, "never")

@@ -209,6 +209,11 @@ def finetune_parser(description: str, per_source: int) -> argparse.ArgumentParse
     return parser
 
 
+def settings_record(args: argparse.Namespace) -> dict[str, Any]:
+    """The run's options for its JSON record (paths as strings)."""
+    return {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+
+
 def run_tag(args: argparse.Namespace) -> str:
     """The cache-file prefix of a setting."""
     return f"e{args.epochs}-lr{args.lr}-L{args.max_length}-n{args.per_source}-s{args.seed}"
@@ -242,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     pool = [rows[i] for i in pku]
     y = flag.y[pku]
     tag = run_tag(args)
-    result: dict[str, Any] = {"protocol": __doc__, "settings": vars(args) | {"datasets": str(args.datasets)}}
+    result: dict[str, Any] = {"protocol": __doc__, "settings": settings_record(args)}
     shipped = np.zeros(len(pku))
     tuned = np.zeros(len(pku))
     shipped_flags: list[bool | None] = [None] * len(pku)
