@@ -336,3 +336,38 @@ def paper_category_rows(datasets: Path) -> tuple[list[dict[str, Any]], np.ndarra
         for r in labels
     ]
     return rows, y
+
+
+def families(source: np.ndarray) -> np.ndarray:
+    """The unit held out together: GPTFuzz's two files, the five XSTest models, ..."""
+    fam = np.array([s.split("/")[0] for s in source])
+    fam[np.char.startswith(source.astype(str), "rdc/jailbreakbench")] = "rdc_jailbreakbench"
+    fam[np.char.startswith(source.astype(str), "harmbench_safe")] = "harmbench_safe"
+    return fam
+
+
+def sample_training(
+    rows: list[dict],
+    mask: np.ndarray,
+    per_source: int,
+    seed: int,
+    flag: str = "harmful_response",
+    keep_family: str = "pku_saferlhf",
+) -> np.ndarray:
+    """Indices of ``mask`` rows: every row of ``keep_family``, and at most ``per_source`` of
+    each other family (stratified by the ``flag`` label, seeded)."""
+    rng = np.random.default_rng(seed)
+    fam = families(np.array([r["source"] for r in rows]))
+    y = np.array([int(r[flag]) for r in rows])
+    keep = [np.flatnonzero(mask & (fam == keep_family))]
+    for f in sorted(set(fam[mask]) - {keep_family}):
+        idx = np.flatnonzero(mask & (fam == f))
+        if len(idx) > per_source:
+            share = y[idx].mean()
+            pos, neg = idx[y[idx] == 1], idx[y[idx] == 0]
+            n_pos = min(len(pos), round(per_source * share))
+            idx = np.concatenate(
+                [rng.choice(pos, n_pos, replace=False), rng.choice(neg, per_source - n_pos, replace=False)]
+            )
+        keep.append(idx)
+    return np.sort(np.concatenate(keep))

@@ -48,6 +48,7 @@ from label_data import (  # noqa: E402
     XSTEST_MODELS,
     _row,
     build_training_rows,
+    families,
     paper_category_rows,
     prompt_key,
     response_harm_rows,
@@ -122,14 +123,6 @@ class Flag:
             unsure_max_miss=cfg.get("unsure_max_miss"),
         )
         return head.proba(self.x[test]), head
-
-
-def families(source: np.ndarray) -> np.ndarray:
-    """The unit held out together: GPTFuzz's two files, the five XSTest models, ..."""
-    fam = np.array([s.split("/")[0] for s in source])
-    fam[np.char.startswith(source.astype(str), "rdc/jailbreakbench")] = "rdc_jailbreakbench"
-    fam[np.char.startswith(source.astype(str), "harmbench_safe")] = "harmbench_safe"
-    return fam
 
 
 def harmful_response(rows: list[dict[str, Any]], enc: Encoder) -> dict[str, Any]:

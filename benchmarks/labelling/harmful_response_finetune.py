@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from flags_accuracy import REPO, Flag, families, promise_picks, write_result  # noqa: E402
+from flags_accuracy import REPO, Flag, promise_picks, write_result  # noqa: E402
 
 sys.path.insert(0, str(REPO / "scripts"))
 from label_data import (  # noqa: E402
@@ -48,100 +48,37 @@ from label_data import (  # noqa: E402
     build_training_rows,
     prompt_key,
     response_harm_rows,
+    sample_training,
     xstest_rows,
 )
 
-from safetymix.embed.encoder import DEFAULT_MODEL, Encoder, resolve_model  # noqa: E402
+from safetymix.embed.encoder import DEFAULT_MODEL, Encoder  # noqa: E402
+from safetymix.label import cross_encoder  # noqa: E402
 from safetymix.label.head_training import OBJECTIVES  # noqa: E402
 
 OUT = Path(__file__).with_suffix(".json")
 CACHE = Path(__file__).with_suffix(".cache")
 
 
-def sample_training(
-    rows: list[dict],
-    mask: np.ndarray,
-    per_source: int,
-    seed: int,
-    flag: str = "harmful_response",
-    keep_family: str = "pku_saferlhf",
-) -> np.ndarray:
-    """Indices of ``mask`` rows: every row of ``keep_family``, and at most ``per_source`` of
-    each other family (stratified by the ``flag`` label, seeded)."""
-    rng = np.random.default_rng(seed)
-    fam = families(np.array([r["source"] for r in rows]))
-    y = np.array([int(r[flag]) for r in rows])
-    keep = [np.flatnonzero(mask & (fam == keep_family))]
-    for f in sorted(set(fam[mask]) - {keep_family}):
-        idx = np.flatnonzero(mask & (fam == f))
-        if len(idx) > per_source:
-            share = y[idx].mean()
-            pos, neg = idx[y[idx] == 1], idx[y[idx] == 0]
-            n_pos = min(len(pos), round(per_source * share))
-            idx = np.concatenate(
-                [rng.choice(pos, n_pos, replace=False), rng.choice(neg, per_source - n_pos, replace=False)]
-            )
-        keep.append(idx)
-    return np.sort(np.concatenate(keep))
-
-
 def fine_tune(rows: list[dict], train: np.ndarray, args: argparse.Namespace, flag: str = "harmful_response"):
-    """MiniLM + a one-logit head trained with BCE on the ``flag`` labels of ``rows[train]``;
-    returns the tokenizer and the model."""
-    import torch
-    from tqdm.auto import tqdm
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    torch.manual_seed(args.seed)
-    path = resolve_model(DEFAULT_MODEL)
-    tok = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    order = np.random.default_rng(args.seed).permutation(np.repeat(train[None], args.epochs, 0).ravel())
-    steps = int(np.ceil(len(order) / args.batch))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / (0.1 * steps)) * max(0.0, 1 - s / steps)
-    )
-    model.train()
-    for s in tqdm(range(steps), desc="fine-tune", mininterval=30):
-        batch = [rows[i] for i in order[s * args.batch : (s + 1) * args.batch]]
-        enc = tokenize(tok, batch, flag, args.max_length)
-        y = torch.tensor([float(r[flag]) for r in batch])
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(**enc).logits[:, 0], y)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        opt.zero_grad()
-    model.eval()
-    return tok, model
-
-
-def tokenize(tok, batch: list[dict], flag: str, max_length: int):
-    """A padded batch: the prompt alone for harmful_request, prompt and response as a pair
-    (the longer cut first) for the response flags."""
-    pair = None if flag == "harmful_request" else [r["response"] for r in batch]
-    return tok(
-        [r["prompt"] for r in batch],
-        pair,
-        truncation="longest_first",
-        max_length=max_length,
-        padding=True,
-        return_tensors="pt",
+    """The product's cross-encoder recipe (:func:`safetymix.label.cross_encoder.fine_tune`) on
+    the ``flag`` labels of ``rows[train]``; returns the tokenizer and the model."""
+    prompts, responses = pair_texts([rows[i] for i in train], flag)
+    y = np.array([float(rows[i][flag]) for i in train])
+    return cross_encoder.fine_tune(
+        prompts, responses, y, epochs=args.epochs, lr=args.lr, batch=args.batch, max_length=args.max_length, seed=args.seed
     )
 
 
-def score(
-    tok, model, rows: list[dict], idx: np.ndarray, max_length: int, flag: str, batch: int = 64
-) -> np.ndarray:
-    import torch
+def pair_texts(rows: list[dict], flag: str) -> tuple[list[str], list[str] | None]:
+    """The prompts, and the responses (None for harmful_request, which reads the prompt alone)."""
+    prompts = [r["prompt"] for r in rows]
+    return prompts, None if flag == "harmful_request" else [r["response"] for r in rows]
 
-    out = []
-    with torch.inference_mode():
-        for s in range(0, len(idx), batch):
-            enc = tokenize(tok, [rows[i] for i in idx[s : s + batch]], flag, max_length)
-            out.append(torch.sigmoid(model(**enc).logits[:, 0]).numpy())
-    return np.concatenate(out)
+
+def score(tok, model, rows: list[dict], idx: np.ndarray, max_length: int, flag: str) -> np.ndarray:
+    prompts, responses = pair_texts([rows[i] for i in idx], flag)
+    return cross_encoder.predict(tok, model, prompts, responses, max_length)
 
 
 def validation_threshold(y: np.ndarray, p: np.ndarray, objective: str) -> float:

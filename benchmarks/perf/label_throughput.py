@@ -5,9 +5,11 @@ Data: the first ``--n`` pairs (default 2,000) of Bianchi et al.'s safety pool
 (safety_tuned_llamas/safety_only_data_Instructions.json, ../shared/datasets).
 
 - ``rules``: :class:`~safetymix.label.behaviour.RulesLabeller` (no model).
-- ``embedding``: the embedding-head behaviour labeller (MiniLM embeddings of the prompt and
-  of the response's first sentences, three logistic heads), with a cold embedding cache
-  and again warm (a fresh labeller; the cache holds the vectors).
+- ``embedding``: the default behaviour labeller (MiniLM embeddings of the prompt and of the
+  response, logistic heads for harmful request and harmful response, the fine-tuned
+  refusal cross-encoder), with a cold embedding cache and again warm (a fresh labeller; the
+  cache holds the vectors and the cross-encoder's scores); ``embedding_heads_only`` the same
+  with ``cross_encoders=False`` (the refusal head instead of the cross-encoder).
 - ``category``: the embedding category labeller (BeaverTails prototypes), cold and warm.
   Each labeller gets its own empty cache, so "cold" really embeds; models are loaded
   (by labelling one other pair) before the clock starts.
@@ -88,7 +90,12 @@ def main(argv: list[str] | None = None) -> int:
         _, wall, cpu = timed(lambda: RulesLabeller().label(examples))
         result["offline"]["rules"] = rate(len(examples), wall, cpu)
 
-        for name, make in (("embedding", EmbeddingLabeller), ("category", EmbeddingCategoryLabeller)):
+        makers = {
+            "embedding": EmbeddingLabeller,
+            "embedding_heads_only": lambda: EmbeddingLabeller(cross_encoders=False),
+            "category": EmbeddingCategoryLabeller,
+        }
+        for name, make in makers.items():
             os.environ["SAFETYMIX_CACHE"] = str(tmp / f"cache-{name}")  # an empty cache of its own
             cold_labeller = make()
             cold_labeller.label(warmup)  # loads the model (and the heads / prototypes)

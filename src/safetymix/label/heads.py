@@ -18,6 +18,7 @@ import numpy as np
 
 from safetymix.embed.encoder import DEFAULT_MODEL, Encoder
 from safetymix.errors import ConfigError, DataFormatError
+from safetymix.label.cross_encoder import ENCODER_SUFFIX, PairEncoder
 from safetymix.label.features import VIEWS, build_features, stack_views
 from safetymix.label.flags import FLAGS, BehaviourFlags, BehaviourLabeller
 from safetymix.label.rules import RULE_FEATURES
@@ -178,11 +179,13 @@ class EmbeddingLabeller(BehaviourLabeller):
     Each flag has a head (``<flag>.npz`` in ``heads_dir``) trained by
     :func:`train_behaviour_heads`: ``refusal`` reads the response head (first two
     sentences) plus the rule cues, ``harmful_request`` reads the request, and
-    ``harmful_response`` reads both. The shipped heads were trained by
-    ``scripts/train_label_heads.py`` on public data; only the refusal head also saw the
-    2,250 human-labelled XSTest v2 completions (their metadata lists sources, sha256s,
-    XSTest use and validation scores). Its held-out-by-model XSTest accuracy comes from
-    the ``benchmarks/labelling/heads/minus-<model>`` heads.
+    ``harmful_response`` reads both. A heads folder may also hold a fine-tuned
+    cross-encoder for a flag (``<flag>.encoder/``, :class:`~safetymix.label.cross_encoder.PairEncoder`),
+    which then gives that flag instead of its head. The shipped folder has one for
+    ``refusal`` (``scripts/train_refusal_encoder.py``; XSTest held out by model: 0.951 against
+    the refusal head's 0.919); the heads were trained by ``scripts/train_label_heads.py`` on
+    public data. Only the refusal head and encoder saw the 2,250 human-labelled XSTest v2
+    completions (their metadata lists sources, sha256s, XSTest use and validation scores).
 
     Parameters
     ----------
@@ -194,6 +197,10 @@ class EmbeddingLabeller(BehaviourLabeller):
         all-MiniLM-L6-v2, the shipped heads' model).
     batch_size : int
         Texts per embedding batch (default 64).
+    cross_encoders : bool
+        Use the folder's ``<flag>.encoder/`` cross-encoders where there are any (default
+        True); False labels every flag with its embedding head (faster when cold: about 45
+        pairs/s on 2 cores for the cross-encoder, against thousands for the heads).
 
     Raises
     ------
@@ -208,11 +215,19 @@ class EmbeddingLabeller(BehaviourLabeller):
 
     name: ClassVar[str] = "embedding"
 
-    def __init__(self, heads_dir: str | Path | None = None, model: str = DEFAULT_MODEL, batch_size: int = 64):
+    def __init__(
+        self,
+        heads_dir: str | Path | None = None,
+        model: str = DEFAULT_MODEL,
+        batch_size: int = 64,
+        cross_encoders: bool = True,
+    ):
         self.heads_dir = heads_dir
         self.model = model
         self.batch_size = batch_size
+        self.cross_encoders = cross_encoders
         self._encoder: Encoder | None = None  # loaded model, reused across calls
+        self._pair_encoders: dict[str, PairEncoder] | None = None
 
     def use_encoder(self, encoder: Encoder) -> None:
         """Embed with ``encoder`` (one Encoder, one loaded model per run; same model as ours)."""
@@ -226,6 +241,17 @@ class EmbeddingLabeller(BehaviourLabeller):
             raise ConfigError(f"the heads were trained on {head_model!r}, but model={self.model!r}")
         return heads
 
+    def pair_encoders(self) -> dict[str, PairEncoder]:
+        """The folder's cross-encoders, ``{flag: PairEncoder}`` (empty with ``cross_encoders=False``)."""
+        if self._pair_encoders is None:
+            folder = Path(self.heads_dir) if self.heads_dir is not None else HEADS_DIR
+            self._pair_encoders = {}
+            if self.cross_encoders:
+                for flag in FLAGS:
+                    if (folder / f"{flag}{ENCODER_SUFFIX}").is_dir():
+                        self._pair_encoders[flag] = PairEncoder(folder / f"{flag}{ENCODER_SUFFIX}")
+        return self._pair_encoders
+
     def _proba(self, heads: Mapping[str, Head], examples: Sequence[Example], show_progress: bool):
         if self._encoder is None:
             self._encoder = Encoder(self.model, batch_size=self.batch_size)
@@ -237,7 +263,16 @@ class EmbeddingLabeller(BehaviourLabeller):
             views=views,
             encoder=self._encoder,
         )
-        return {flag: head.proba(stack_views(blocks, head.views)) for flag, head in heads.items()}
+        proba = {flag: head.proba(stack_views(blocks, head.views)) for flag, head in heads.items()}
+        answered = [i for i, ex in enumerate(examples) if ex.response.strip()]  # the others get no flag
+        for flag, pair_encoder in self.pair_encoders().items():
+            proba[flag] = np.zeros(len(examples))
+            proba[flag][answered] = pair_encoder.proba(
+                [examples[i].prompt for i in answered],
+                [examples[i].response for i in answered],
+                show_progress=show_progress,
+            )
+        return proba
 
     def predict_proba(
         self, examples: Sequence[Example], *, show_progress: bool = False
@@ -253,9 +288,12 @@ class EmbeddingLabeller(BehaviourLabeller):
         if not examples:
             return []
         proba = self._proba(heads, examples, show_progress)
+        deciders = {flag: heads[flag].decide for flag in FLAGS} | {
+            flag: enc.decide for flag, enc in self.pair_encoders().items()
+        }
         out = []
         for i, ex in enumerate(examples):
-            hit = {flag: heads[flag].decide(float(proba[flag][i])) for flag in FLAGS}
+            hit = {flag: deciders[flag](float(proba[flag][i])) for flag in FLAGS}
             p = {flag: round(float(proba[flag][i]), 4) for flag in FLAGS}  # written next to the flag
             if not ex.response.strip():  # nothing to judge: only the request flag stands
                 out.append(
