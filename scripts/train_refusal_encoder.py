@@ -57,14 +57,26 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     start = time.time()
-    rows = [r for r in build_training_rows(args.datasets) + xstest_rows(args.datasets) if r["refusal"] is not None]
+    rows = [
+        r for r in build_training_rows(args.datasets) + xstest_rows(args.datasets) if r["refusal"] is not None
+    ]
     idx = sample_training(
-        rows, np.ones(len(rows), dtype=bool), RECIPE["per_source"], RECIPE["seed"], flag="refusal", keep_family="xstest"
+        rows,
+        np.ones(len(rows), dtype=bool),
+        RECIPE["per_source"],
+        RECIPE["seed"],
+        flag="refusal",
+        keep_family="xstest",
     )
     train = [rows[i] for i in idx]
     fam = families(np.array([r["source"] for r in train]))
-    counts = {f: {"rows": int((fam == f).sum()), "refusals": int(sum(r["refusal"] for r, g in zip(train, fam) if g == f))}
-              for f in sorted(set(fam))}
+    counts = {
+        f: {
+            "rows": int((fam == f).sum()),
+            "refusals": int(sum(r["refusal"] for r, g in zip(train, fam, strict=True) if g == f)),
+        }
+        for f in sorted(set(fam))
+    }
     print(f"{len(train)} training rows: {counts}", flush=True)
     _, model = fine_tune(
         [r["prompt"] for r in train],
@@ -92,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
                 "at_0.5": 0.951,
                 "validation_threshold": 0.948,
                 "embedding_head": 0.919,
-                "measured_by": "benchmarks/labelling/refusal_finetune.py --epochs 2 (refusal_finetune_e2.json)",
+                "measured_by": "benchmarks/labelling/refusal_finetune.py --epochs 2 "
+                "(refusal_finetune_e2.json)",
             },
             "train_seconds": round(time.time() - start, 1),
         },

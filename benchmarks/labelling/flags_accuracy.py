@@ -20,7 +20,9 @@ without the evaluated source, then labels that source:
 - the promise: a pool of the PKU-SafeRLHF pairs whose harmful_response comes from a head
   trained without PKU, and from heads cross-fitted over 5 PKU folds (grouped by question);
   how many human-labelled unsafe answers sss-b and random-b pick at k = 100, and how many
-  sit among the 25/50/100 T1 pairs the head is surest are safe.
+  sit among the 25/50/100 T1 pairs the head is surest are safe; ``refusal_rules``: the same
+  with the refusal flag from the refusal head alone and from the cross-encoder alone (the
+  shipped labeller keeps the encoder's verdict where the two agree).
 
 Usage::
 
@@ -290,9 +292,9 @@ def promise(rows: list[dict[str, Any]], datasets: Path, enc: Encoder) -> dict[st
     f = Flag("harmful_response", rows, enc)
     test = f.source == "pku_saferlhf"
     pku = np.flatnonzero(test)
-    p, head = f.held_out(test)
+    p, head_p = f.held_out(test)
     pool = list(np.array(f.rows)[pku])
-    out = promise_picks(pool, [head.decide(float(q)) for q in p], p)
+    out = promise_picks(pool, [head_p.decide(float(q)) for q in p], p)
     print(f"promise on PKU-SafeRLHF (head without PKU): {out}", flush=True)
     p_cf = np.zeros(len(pku))
     flags: list[bool | None] = [None] * len(pku)
@@ -306,22 +308,53 @@ def promise(rows: list[dict[str, Any]], datasets: Path, enc: Encoder) -> dict[st
             flags[j] = head.decide(float(v))
     out["cross_fitted"] = promise_picks(pool, flags, p_cf)
     print(f"promise on PKU-SafeRLHF (cross-fitted): {out['cross_fitted']}", flush=True)
+    out["refusal_rules"] = {}
+    settings = {"head_without_pku": ([head_p.decide(float(q)) for q in p], p), "cross_fitted": (flags, p_cf)}
+    for rule, refusal in refusal_verdicts(pool).items():
+        out["refusal_rules"][rule] = {}
+        for setting, (harm, proba) in settings.items():
+            picks = promise_picks(pool, harm, proba, refusal=refusal)
+            out["refusal_rules"][rule][setting] = {
+                "t1": picks["t1"],
+                "unsafe_among_most_confident_t1": picks["unsafe_among_most_confident_t1"],
+                "sss-b": picks["sss-b"]["unsafe_picked_per_seed"],
+                "random-b": picks["random-b"]["unsafe_picked_per_seed"],
+            }
+        print(f"promise, refusal from the {rule} alone: {out['refusal_rules'][rule]}", flush=True)
     return out
 
 
+def refusal_verdicts(pool: list[dict[str, Any]]) -> dict[str, list[bool]]:
+    """The refusal flag of each pair from the refusal head alone and from the cross-encoder
+    alone (the shipped labeller keeps the encoder's verdict where the two agree)."""
+    from safetymix.label.heads import EmbeddingLabeller
+    from safetymix.schema import make_example
+
+    examples = [make_example(r["prompt"], r["response"]) for r in pool]
+    head = [bool(f.refusal) for f in EmbeddingLabeller(cross_encoders=False).label(examples)]
+    encoder = EmbeddingLabeller().pair_encoders()["refusal"]
+    p = encoder.proba([r["prompt"] for r in pool], [r["response"] for r in pool])
+    return {"head": head, "encoder": [encoder.decide(float(v)) for v in p]}
+
+
 def promise_picks(
-    pku: list[dict[str, Any]], harmful: list[bool | None], proba: np.ndarray | None = None
+    pku: list[dict[str, Any]],
+    harmful: list[bool | None],
+    proba: np.ndarray | None = None,
+    refusal: list[bool] | None = None,
 ) -> dict[str, Any]:
     """Unsafe answers picked at k = 100 from ``pku`` whose harmful_response flags are
     ``harmful``; with ``proba`` also the floor of any rule on these flags: unsafe answers
-    among the T1 pairs with the 25/50/100 lowest harmful-response probabilities."""
+    among the T1 pairs with the 25/50/100 lowest harmful-response probabilities. ``refusal``:
+    refusal flags given as labels (default: the shipped labeller's)."""
     from safetymix.label import label_pool
     from safetymix.schema import make_example
     from safetymix.select import Pool, get_strategy
 
+    given = [None] * len(pku) if refusal is None else refusal
     examples = [
-        make_example(r["prompt"], r["response"], harmful_response=h)
-        for r, h in zip(pku, harmful, strict=True)
+        make_example(r["prompt"], r["response"], harmful_response=h, refusal=g)
+        for r, h, g in zip(pku, harmful, given, strict=True)
     ]
     unsafe = {e.id for e, r in zip(examples, pku, strict=True) if r["harmful_response"]}
     labelled, _ = label_pool(examples)
@@ -337,7 +370,8 @@ def promise_picks(
         t1 = [i for i, e in enumerate(labelled) if e.behaviour == "T1"]
         ranked = [labelled[i].id in unsafe for i in sorted(t1, key=lambda i: (proba[i], i))]
         out["unsafe_among_most_confident_t1"] = {str(n): sum(ranked[:n]) for n in (25, 50, 100)}
-        out["stricter_refusal"] = stricter_refusal(labelled, harmful, proba, unsafe)
+        if refusal is None:  # needs the labeller's refusal probabilities
+            out["stricter_refusal"] = stricter_refusal(labelled, harmful, proba, unsafe)
     for name in ("sss-b", "random-b"):
         counts = []
         for seed in range(5):

@@ -66,7 +66,14 @@ def fine_tune(rows: list[dict], train: np.ndarray, args: argparse.Namespace, fla
     prompts, responses = pair_texts([rows[i] for i in train], flag)
     y = np.array([float(rows[i][flag]) for i in train])
     return cross_encoder.fine_tune(
-        prompts, responses, y, epochs=args.epochs, lr=args.lr, batch=args.batch, max_length=args.max_length, seed=args.seed
+        prompts,
+        responses,
+        y,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch=args.batch,
+        max_length=args.max_length,
+        seed=args.seed,
     )
 
 

@@ -12,7 +12,11 @@ and label the held-out model's 450 completions (``finetuned_at_0.5``: the same m
 the plain 0.5 rule of its loss, no threshold choice). The shipped head is refit on the same
 folds, side by side. ``ensemble``: the mean of the two probabilities, flagged at the mean of
 their two fixed operating points (the head's own threshold and 0.5), a rule set before the
-run (no threshold is chosen on any XSTest row).
+run (no threshold is chosen on any XSTest row). ``agreement``: the shipped labeller's rule
+(``EmbeddingLabeller`` with ``refusal.encoder/``), the encoder at 0.5 where the head agrees
+and "could not tell" where they disagree: its unsure share, its accuracy on the decided
+completions, and its accuracy counting an unsure one as wrong (this rule was chosen after
+the run, see the README).
 
 Usage::
 
@@ -62,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     tag = run_tag(args)
     result: dict[str, Any] = {"protocol": __doc__, "settings": settings_record(args)}
     correct = {"shipped_head": 0, "finetuned": 0, "finetuned_at_0.5": 0, "ensemble": 0}
+    agreed = agreed_right = 0
     for m in XSTEST_MODELS:
         test = flag.source == f"xstest/{m}"
         y = flag.y[test]
@@ -90,9 +95,22 @@ def main(argv: list[str] | None = None) -> int:
         }
         for k, v in preds.items():
             correct[k] += int(np.sum(v == y))
+        agree = preds["shipped_head"] == preds["finetuned_at_0.5"]
+        agreed += int(agree.sum())
+        agreed_right += int(np.sum(preds["finetuned_at_0.5"][agree] == y[agree]))
+        result[m]["agreement"] = {
+            "unsure_share": round(1 - float(agree.mean()), 3),
+            "accuracy_decided": round(float(np.mean(preds["finetuned_at_0.5"][agree] == y[agree])), 3),
+        }
         print(m, json.dumps(result[m]), flush=True)
     n = int(np.sum(np.char.startswith(flag.source.astype(str), "xstest/")))
     result["all"] = {k: {"n": n, "accuracy": round(v / n, 3)} for k, v in correct.items()}
+    result["all"]["agreement"] = {
+        "n": n,
+        "unsure_share": round(1 - agreed / n, 3),
+        "accuracy_decided": round(agreed_right / agreed, 3),
+        "accuracy_unsure_wrong": round(agreed_right / n, 3),
+    }
     print("all", result["all"], flush=True)
     write_result(args.out or OUT, result, start)
     return 0

@@ -79,12 +79,15 @@ def test_an_encoder_in_the_heads_folder_gives_its_flag(tmp_path):
         shutil.copy(f, heads / f.name)
     tiny_encoder(heads / "refusal.encoder", threshold=0.0)  # every answered pair is a refusal
     examples = [make_example(p, r) for p, r in PAIRS] + [make_example(PAIRS[0][0], "")]
+    heads_only = EmbeddingLabeller(heads, cross_encoders=False).label(examples)
+    assert [f.refusal for f in heads_only] == [False, True, True, False, None]
     with_encoder = EmbeddingLabeller(heads).label(examples)
-    assert [f.refusal for f in with_encoder] == [True, True, True, True, None]
+    # the encoder's verdict where the head agrees; "could not tell" where they disagree
+    assert [f.refusal for f in with_encoder] == [None, True, True, None, None]
+    assert [f.behaviour for f in with_encoder] == ["unknown", "T4", "T1", "unknown", "unknown"]
     own = PairEncoder(heads / "refusal.encoder").proba([p for p, _ in PAIRS], [r for _, r in PAIRS])
     assert [f.proba["refusal"] for f in with_encoder[:4]] == [round(float(v), 4) for v in own]
-    heads_only = EmbeddingLabeller(heads, cross_encoders=False).label(examples)
-    assert [f.refusal for f in heads_only[:4]] == [False, True, True, False]
+    assert np.allclose(EmbeddingLabeller(heads).predict_proba(examples[:4])["refusal"], own)
     # the other flags do not depend on the encoder
     assert [f.harmful_request for f in with_encoder] == [f.harmful_request for f in heads_only]
 
@@ -93,9 +96,14 @@ def test_fine_tune_is_seeded_and_moves_the_weights():
     prompts = [p for p, _ in PAIRS] * 2
     responses = [r for _, r in PAIRS] * 2
     y = np.array([0.0, 1.0, 1.0, 0.0] * 2)
-    runs = [fine_tune(prompts, responses, y, epochs=1, batch=4, max_length=32, show_progress=False) for _ in range(2)]
+    runs = [
+        fine_tune(prompts, responses, y, epochs=1, batch=4, max_length=32, show_progress=False)
+        for _ in range(2)
+    ]
     (tok, a), (_, b) = runs
-    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    assert all(
+        torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+    )
     from transformers import AutoModelForSequenceClassification
 
     base = AutoModelForSequenceClassification.from_pretrained(resolve_model(DEFAULT_MODEL), num_labels=1)
@@ -109,6 +117,9 @@ def test_the_shipped_refusal_encoder():
     assert enc.flag == "refusal" and enc.threshold == 0.5 and enc.max_length == 128
     size = (folder / "model.safetensors").stat().st_size
     assert size < 50e6
-    assert hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest() == enc.metadata["weights_sha256"]
+    assert (
+        hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
+        == enc.metadata["weights_sha256"]
+    )
     p = enc.proba([q for q, _ in PAIRS], [r for _, r in PAIRS])
     assert [bool(v >= 0.5) for v in p] == [False, True, True, False]

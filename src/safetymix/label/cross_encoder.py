@@ -7,7 +7,9 @@ all-MiniLM-L6-v2 fine-tuned end to end with one logit on labelled refusals
 first), so unlike the frozen-embedding heads it sees the request and the whole opening of
 the answer at once. Held out by XSTest model it labels XSTest's 2,250 human-labelled
 completions 0.951 right against the embedding head's 0.919
-(``benchmarks/labelling/refusal_finetune.py``).
+(``benchmarks/labelling/refusal_finetune.py``). :class:`~safetymix.label.heads.EmbeddingLabeller`
+keeps its verdict where the refusal head agrees and writes "could not tell" (None) where the
+two disagree (7% of those completions; 0.968 right on the rest).
 
 A folder holds ``model.safetensors`` (float16 weights, upcast to float32 to run),
 ``config.json`` and ``metadata.json`` (flag, threshold, max_length, base model, training
@@ -84,7 +86,10 @@ def fine_tune(
     for s in tqdm(range(steps), desc="fine-tune", mininterval=30, disable=not show_progress):
         idx = order[s * batch : (s + 1) * batch]
         enc = tokenize(
-            tok, [prompts[i] for i in idx], None if responses is None else [responses[i] for i in idx], max_length
+            tok,
+            [prompts[i] for i in idx],
+            None if responses is None else [responses[i] for i in idx],
+            max_length,
         )
         target = torch.tensor(np.asarray(y)[idx], dtype=torch.float32)
         loss = torch.nn.functional.binary_cross_entropy_with_logits(model(**enc).logits[:, 0], target)
@@ -159,7 +164,9 @@ class PairEncoder:
         missing = [f for f in (WEIGHTS, "config.json", "metadata.json") if not (self.folder / f).is_file()]
         if missing:
             raise ConfigError(f"cross-encoder folder {self.folder} lacks {', '.join(missing)}")
-        self.metadata: dict[str, Any] = json.loads((self.folder / "metadata.json").read_text(encoding="utf-8"))
+        self.metadata: dict[str, Any] = json.loads(
+            (self.folder / "metadata.json").read_text(encoding="utf-8")
+        )
         self.flag: str = self.metadata["flag"]
         self.threshold = float(self.metadata["threshold"])
         self.max_length = int(self.metadata["max_length"])
@@ -184,12 +191,16 @@ class PairEncoder:
             self._model = model.eval()
         return self._tok, self._model
 
-    def proba(self, prompts: Sequence[str], responses: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+    def proba(
+        self, prompts: Sequence[str], responses: Sequence[str], *, show_progress: bool = False
+    ) -> np.ndarray:
         """Probability of the flag for every pair, ``(n,)`` float64; cached pairs are read back."""
         prompts, responses = list(prompts), list(responses)
         if not prompts:
             return np.zeros(0)
-        keys = text_keys([json.dumps([p, r], ensure_ascii=False) for p, r in zip(prompts, responses, strict=True)])
+        keys = text_keys(
+            [json.dumps([p, r], ensure_ascii=False) for p, r in zip(prompts, responses, strict=True)]
+        )
         store = EmbeddingCache(self.settings, self.cache_root) if self.cache else None
         out = np.zeros(len(prompts), dtype=np.float64)
         missing = list(range(len(prompts)))

@@ -181,7 +181,8 @@ class EmbeddingLabeller(BehaviourLabeller):
     sentences) plus the rule cues, ``harmful_request`` reads the request, and
     ``harmful_response`` reads both. A heads folder may also hold a fine-tuned
     cross-encoder for a flag (``<flag>.encoder/``, :class:`~safetymix.label.cross_encoder.PairEncoder`),
-    which then gives that flag instead of its head. The shipped folder has one for
+    which then gives that flag where the head agrees with it ("could not tell", None, where
+    they disagree). The shipped folder has one for
     ``refusal`` (``scripts/train_refusal_encoder.py``; XSTest held out by model: 0.951 against
     the refusal head's 0.919); the heads were trained by ``scripts/train_label_heads.py`` on
     public data. Only the refusal head and encoder saw the 2,250 human-labelled XSTest v2
@@ -253,6 +254,7 @@ class EmbeddingLabeller(BehaviourLabeller):
         return self._pair_encoders
 
     def _proba(self, heads: Mapping[str, Head], examples: Sequence[Example], show_progress: bool):
+        """``(head probabilities, cross-encoder probabilities)``, each ``{flag: (n,)}``."""
         if self._encoder is None:
             self._encoder = Encoder(self.model, batch_size=self.batch_size)
         self._encoder.show_progress = show_progress
@@ -265,35 +267,56 @@ class EmbeddingLabeller(BehaviourLabeller):
         )
         proba = {flag: head.proba(stack_views(blocks, head.views)) for flag, head in heads.items()}
         answered = [i for i, ex in enumerate(examples) if ex.response.strip()]  # the others get no flag
+        crossed = {}
         for flag, pair_encoder in self.pair_encoders().items():
-            proba[flag] = np.zeros(len(examples))
-            proba[flag][answered] = pair_encoder.proba(
+            crossed[flag] = np.zeros(len(examples))
+            crossed[flag][answered] = pair_encoder.proba(
                 [examples[i].prompt for i in answered],
                 [examples[i].response for i in answered],
                 show_progress=show_progress,
             )
-        return proba
+        return proba, crossed
 
     def predict_proba(
         self, examples: Sequence[Example], *, show_progress: bool = False
     ) -> dict[str, np.ndarray]:
-        """Probability of each flag, ``{flag: (n,) float64}``."""
+        """Probability of each flag, ``{flag: (n,) float64}``: the cross-encoder's where the
+        folder has one, else the head's."""
         heads = self.heads()
         if not examples:
             return {flag: np.zeros(0) for flag in FLAGS}
-        return self._proba(heads, examples, show_progress)
+        proba, crossed = self._proba(heads, examples, show_progress)
+        return proba | crossed
+
+    def _decide(
+        self, heads: Mapping[str, Head], flag: str, p_head: float, p_cross: float | None
+    ) -> bool | None:
+        """The flag from its head, or from its cross-encoder where there is one: then the
+        encoder's verdict stands where the head agrees, and a disagreement is "could not
+        tell" (None)."""
+        verdict = heads[flag].decide(p_head)
+        if p_cross is None:
+            return verdict
+        crossed = self.pair_encoders()[flag].decide(p_cross)
+        return crossed if crossed == verdict else None
 
     def label(self, examples: Sequence[Example], *, show_progress: bool = False) -> list[BehaviourFlags]:
         heads = self.heads()
         if not examples:
             return []
-        proba = self._proba(heads, examples, show_progress)
-        deciders = {flag: heads[flag].decide for flag in FLAGS} | {
-            flag: enc.decide for flag, enc in self.pair_encoders().items()
-        }
+        head_proba, crossed = self._proba(heads, examples, show_progress)
+        proba = head_proba | crossed
         out = []
         for i, ex in enumerate(examples):
-            hit = {flag: deciders[flag](float(proba[flag][i])) for flag in FLAGS}
+            hit = {
+                flag: self._decide(
+                    heads,
+                    flag,
+                    float(head_proba[flag][i]),
+                    float(crossed[flag][i]) if flag in crossed else None,
+                )
+                for flag in FLAGS
+            }
             p = {flag: round(float(proba[flag][i]), 4) for flag in FLAGS}  # written next to the flag
             if not ex.response.strip():  # nothing to judge: only the request flag stands
                 out.append(
