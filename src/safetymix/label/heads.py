@@ -185,8 +185,9 @@ class EmbeddingLabeller(BehaviourLabeller):
     they disagree). The shipped folder has one for
     ``refusal`` (``scripts/train_refusal_encoder.py``; XSTest held out by model: 0.951 against
     the refusal head's 0.919); the heads were trained by ``scripts/train_label_heads.py`` on
-    public data. Only the refusal head and encoder saw the 2,250 human-labelled XSTest v2
-    completions (their metadata lists sources, sha256s, XSTest use and validation scores).
+    public data, the refusal head and encoder on the refusal labels of the 2,250
+    human-labelled XSTest v2 completions too (their metadata lists sources, sha256s, XSTest
+    use and validation scores).
 
     Parameters
     ----------
