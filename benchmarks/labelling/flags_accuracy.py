@@ -324,14 +324,14 @@ def promise(rows: list[dict[str, Any]], datasets: Path, enc: Encoder) -> dict[st
     return out
 
 
-def refusal_verdicts(pool: list[dict[str, Any]]) -> dict[str, list[bool]]:
+def refusal_verdicts(pool: list[dict[str, Any]]) -> dict[str, list[bool | None]]:
     """The refusal flag of each pair from the refusal head alone and from the cross-encoder
     alone (the shipped labeller keeps the encoder's verdict where the two agree)."""
     from safetymix.label.heads import EmbeddingLabeller
     from safetymix.schema import make_example
 
     examples = [make_example(r["prompt"], r["response"]) for r in pool]
-    head = [bool(f.refusal) for f in EmbeddingLabeller(cross_encoders=False).label(examples)]
+    head = [f.refusal for f in EmbeddingLabeller(cross_encoders=False).label(examples)]
     encoder = EmbeddingLabeller().pair_encoders()["refusal"]
     p = encoder.proba([r["prompt"] for r in pool], [r["response"] for r in pool])
     return {"head": head, "encoder": [encoder.decide(float(v)) for v in p]}
@@ -341,7 +341,7 @@ def promise_picks(
     pku: list[dict[str, Any]],
     harmful: list[bool | None],
     proba: np.ndarray | None = None,
-    refusal: list[bool] | None = None,
+    refusal: list[bool | None] | None = None,
 ) -> dict[str, Any]:
     """Unsafe answers picked at k = 100 from ``pku`` whose harmful_response flags are
     ``harmful``; with ``proba`` also the floor of any rule on these flags: unsafe answers
@@ -384,8 +384,9 @@ def promise_picks(
 def stricter_refusal(
     labelled: list[Any], harmful: list[bool | None], proba: np.ndarray, unsafe: set[str]
 ) -> dict[str, dict[str, int]]:
-    """A ceiling, not a usable rule (it peeks): T1 pairs whose refusal probability clears a
-    stricter threshold than the head's, how many are selectable (harmful response flagged
+    """A ceiling, not a usable rule (it peeks): T1 pairs whose refusal probability (the
+    labeller's ``label_proba``: the cross-encoder's) clears a stricter threshold than the
+    labeller's own, how many are selectable (harmful response flagged
     False) and how many of those are unsafe, and the unsafe among the 100 surest-safe."""
     out = {}
     for t in (0.5, 0.7, 0.9, 0.95):

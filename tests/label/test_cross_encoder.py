@@ -10,6 +10,7 @@ import shutil
 import numpy as np
 import pytest
 
+from safetymix.embed.cache import EmbeddingCache
 from safetymix.embed.encoder import DEFAULT_MODEL, resolve_model
 from safetymix.errors import ConfigError
 from safetymix.label.cross_encoder import PairEncoder, fine_tune, predict, save_pair_encoder
@@ -55,8 +56,11 @@ def test_scores_match_the_model_and_the_cache_returns_the_same_bytes(tmp_path):
     enc = PairEncoder(tmp_path / "refusal.encoder", cache_root=tmp_path / "cache")
     assert enc.flag == "refusal" and enc.threshold == 0.5
     cold = enc.proba(prompts + prompts[:1], responses + responses[:1])  # a repeated pair
-    assert np.allclose(cold[:4], want, atol=2e-3)  # float16 weights on disk
+    assert np.allclose(cold[:4], want, atol=2e-3)  # float16 weights on disk, float32 in memory
+    assert not np.array_equal(cold[:4], want)  # ... so not bit-equal: the file was really read
+    assert next(model.parameters()).dtype == torch.float32  # saving left the model as it was
     assert cold[4] == cold[0]
+    assert len(EmbeddingCache(enc.settings, tmp_path / "cache")) == 4  # the repeat was scored once
     warm_encoder = PairEncoder(tmp_path / "refusal.encoder", cache_root=tmp_path / "cache")
     warm = warm_encoder.proba(prompts + prompts[:1], responses + responses[:1])
     assert warm_encoder._model is None  # every pair came from the cache
@@ -67,9 +71,24 @@ def test_scores_match_the_model_and_the_cache_returns_the_same_bytes(tmp_path):
     assert enc.proba([], []).shape == (0,)
 
 
-def test_a_folder_without_its_files_is_a_config_error(tmp_path):
+def test_a_folder_without_its_files_or_with_other_weights_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="lacks model.safetensors, config.json, metadata.json"):
         PairEncoder(tmp_path)
+    tiny_encoder(tmp_path / "a")
+    meta = json.loads((tmp_path / "a" / "metadata.json").read_text())
+    (tmp_path / "a" / "metadata.json").write_text(json.dumps(meta | {"weights_sha256": "0" * 64}))
+    with pytest.raises(ConfigError, match="does not match the weights_sha256 of its metadata.json"):
+        PairEncoder(tmp_path / "a")  # a stale cache key would return another model's scores
+
+
+def test_the_head_judges_read_the_heads_not_the_cross_encoder():
+    from safetymix.judge.refusal_classifier import RefusalClassifierJudge
+
+    prompts, responses = [p for p, _ in PAIRS], [r for _, r in PAIRS]
+    verdicts = RefusalClassifierJudge(heads_dir=HEADS_DIR).judge(prompts, responses)
+    examples = [make_example(p, r) for p, r in PAIRS]
+    head = EmbeddingLabeller(cross_encoders=False).predict_proba(examples)["refusal"]
+    assert [v.score for v in verdicts] == [float(p) for p in head]
 
 
 def test_an_encoder_in_the_heads_folder_gives_its_flag(tmp_path):

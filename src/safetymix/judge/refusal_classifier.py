@@ -73,7 +73,10 @@ class HeadJudge(Judge):
         threshold = self.threshold
         if threshold is None:
             threshold = load_heads(self.heads_dir)[self.flag].threshold
-        labeller = EmbeddingLabeller(self.heads_dir, model=self.model, batch_size=self.batch_size)
+        # the head's probability and threshold: a heads folder's cross-encoders are not judges
+        labeller = EmbeddingLabeller(
+            self.heads_dir, model=self.model, batch_size=self.batch_size, cross_encoders=False
+        )
         examples = [
             make_example(p, r, id=str(i)) for i, (p, r) in enumerate(zip(prompts, responses, strict=True))
         ]

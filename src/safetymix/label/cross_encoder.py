@@ -125,13 +125,14 @@ def predict(
 
 
 def save_pair_encoder(folder: Path, model, metadata: dict[str, Any]) -> None:
-    """Write ``model`` (float16 safetensors) and its ``metadata.json`` (with the weights'
-    sha256, which keys the score cache) to ``folder``."""
+    """Write a float16 copy of ``model`` (safetensors; ``model`` itself is left as it is) and
+    its ``metadata.json`` (with the weights' sha256, which keys the score cache) to ``folder``."""
+    import copy
+
     import torch
 
     folder.mkdir(parents=True, exist_ok=True)
-    model.to(torch.float16).save_pretrained(folder, safe_serialization=True)
-    model.to(torch.float32)
+    copy.deepcopy(model).to(torch.float16).save_pretrained(folder, safe_serialization=True)
     sha = hashlib.sha256((folder / WEIGHTS).read_bytes()).hexdigest()
     meta = dict(metadata, weights_sha256=sha)
     (folder / "metadata.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n", encoding="utf-8")
@@ -167,6 +168,12 @@ class PairEncoder:
         self.metadata: dict[str, Any] = json.loads(
             (self.folder / "metadata.json").read_text(encoding="utf-8")
         )
+        sha = hashlib.sha256((self.folder / WEIGHTS).read_bytes()).hexdigest()
+        if sha != self.metadata.get("weights_sha256"):  # the score cache is keyed by it
+            raise ConfigError(
+                f"{self.folder / WEIGHTS} does not match the weights_sha256 of its metadata.json "
+                "(write the folder with save_pair_encoder)"
+            )
         self.flag: str = self.metadata["flag"]
         self.threshold = float(self.metadata["threshold"])
         self.max_length = int(self.metadata["max_length"])
@@ -178,8 +185,12 @@ class PairEncoder:
 
     @property
     def settings(self) -> dict[str, Any]:
-        """What the score cache key covers: the weights and the input length."""
-        return {"pair_encoder": self.metadata["weights_sha256"], "max_length": self.max_length}
+        """What the score cache key covers: the weights, the tokenizer and the input length."""
+        return {
+            "pair_encoder": self.metadata["weights_sha256"],
+            "tokenizer": self.metadata["base_model"],
+            "max_length": self.max_length,
+        }
 
     def _load(self):
         if self._model is None:
@@ -187,8 +198,8 @@ class PairEncoder:
             from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
             self._tok = AutoTokenizer.from_pretrained(resolve_model(self.metadata["base_model"]))
-            model = AutoModelForSequenceClassification.from_pretrained(self.folder, dtype=torch.float32)
-            self._model = model.eval()
+            model = AutoModelForSequenceClassification.from_pretrained(self.folder)
+            self._model = model.to(torch.float32).eval()
         return self._tok, self._model
 
     def proba(

@@ -232,8 +232,10 @@ class EmbeddingLabeller(BehaviourLabeller):
         self._pair_encoders: dict[str, PairEncoder] | None = None
 
     def use_encoder(self, encoder: Encoder) -> None:
-        """Embed with ``encoder`` (one Encoder, one loaded model per run; same model as ours)."""
+        """Embed with ``encoder`` (one Encoder, one loaded model per run; same model as ours);
+        the cross-encoders' scores follow its cache settings."""
         self._encoder = encoder
+        self._pair_encoders = None
 
     def heads(self) -> dict[str, Head]:
         """The three heads, checked against ``model``."""
@@ -251,7 +253,12 @@ class EmbeddingLabeller(BehaviourLabeller):
             if self.cross_encoders:
                 for flag in FLAGS:
                     if (folder / f"{flag}{ENCODER_SUFFIX}").is_dir():
-                        self._pair_encoders[flag] = PairEncoder(folder / f"{flag}{ENCODER_SUFFIX}")
+                        self._pair_encoders[flag] = PairEncoder(
+                            folder / f"{flag}{ENCODER_SUFFIX}",
+                            batch_size=self.batch_size,
+                            cache=self._encoder.cache if self._encoder is not None else True,
+                            cache_root=self._encoder.cache_root if self._encoder is not None else None,
+                        )
         return self._pair_encoders
 
     def _proba(self, heads: Mapping[str, Head], examples: Sequence[Example], show_progress: bool):
