@@ -292,9 +292,10 @@ def promise(rows: list[dict[str, Any]], datasets: Path, enc: Encoder) -> dict[st
     f = Flag("harmful_response", rows, enc)
     test = f.source == "pku_saferlhf"
     pku = np.flatnonzero(test)
-    p, head_p = f.held_out(test)
+    p, head = f.held_out(test)
     pool = list(np.array(f.rows)[pku])
-    out = promise_picks(pool, [head_p.decide(float(q)) for q in p], p)
+    held_out = [head.decide(float(q)) for q in p]
+    out = promise_picks(pool, held_out, p)
     print(f"promise on PKU-SafeRLHF (head without PKU): {out}", flush=True)
     p_cf = np.zeros(len(pku))
     flags: list[bool | None] = [None] * len(pku)
@@ -309,7 +310,7 @@ def promise(rows: list[dict[str, Any]], datasets: Path, enc: Encoder) -> dict[st
     out["cross_fitted"] = promise_picks(pool, flags, p_cf)
     print(f"promise on PKU-SafeRLHF (cross-fitted): {out['cross_fitted']}", flush=True)
     out["refusal_rules"] = {}
-    settings = {"head_without_pku": ([head_p.decide(float(q)) for q in p], p), "cross_fitted": (flags, p_cf)}
+    settings = {"head_without_pku": (held_out, p), "cross_fitted": (flags, p_cf)}
     for rule, refusal in refusal_verdicts(pool).items():
         out["refusal_rules"][rule] = {}
         for setting, (harm, proba) in settings.items():

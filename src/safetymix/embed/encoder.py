@@ -229,7 +229,7 @@ class Encoder:
         if self.cache:
             store = self.store()
             shard, row = store.locate(keys)
-            first = _first_occurrence(keys)
+            first = first_occurrence(keys)
         else:
             store = None
             shard, row = np.full(n, -1, dtype=np.int32), np.zeros(n, dtype=np.int32)
@@ -273,7 +273,7 @@ class Encoder:
         return out, stats
 
 
-def _first_occurrence(keys: np.ndarray) -> np.ndarray:
+def first_occurrence(keys: np.ndarray) -> np.ndarray:
     """For each position, the first position holding the same key."""
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     return first[inverse.reshape(-1)]

@@ -20,7 +20,6 @@ one 1-wide "vector" per pair), so a pool is scored once.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,8 +28,9 @@ from typing import Any
 import numpy as np
 
 from safetymix.embed.cache import EmbeddingCache, text_keys
-from safetymix.embed.encoder import DEFAULT_MODEL, resolve_model
+from safetymix.embed.encoder import DEFAULT_MODEL, first_occurrence, resolve_model
 from safetymix.errors import ConfigError
+from safetymix.io.manifest import sha256_file
 
 #: Suffix of a cross-encoder folder inside a heads folder (``refusal.encoder/``).
 ENCODER_SUFFIX = ".encoder"
@@ -133,8 +133,7 @@ def save_pair_encoder(folder: Path, model, metadata: dict[str, Any]) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     copy.deepcopy(model).to(torch.float16).save_pretrained(folder, safe_serialization=True)
-    sha = hashlib.sha256((folder / WEIGHTS).read_bytes()).hexdigest()
-    meta = dict(metadata, weights_sha256=sha)
+    meta = dict(metadata, weights_sha256=sha256_file(folder / WEIGHTS))
     (folder / "metadata.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
@@ -168,8 +167,9 @@ class PairEncoder:
         self.metadata: dict[str, Any] = json.loads(
             (self.folder / "metadata.json").read_text(encoding="utf-8")
         )
-        sha = hashlib.sha256((self.folder / WEIGHTS).read_bytes()).hexdigest()
-        if sha != self.metadata.get("weights_sha256"):  # the score cache is keyed by it
+        if sha256_file(self.folder / WEIGHTS) != self.metadata.get(
+            "weights_sha256"
+        ):  # the score cache is keyed by it
             raise ConfigError(
                 f"{self.folder / WEIGHTS} does not match the weights_sha256 of its metadata.json "
                 "(write the folder with save_pair_encoder)"
@@ -178,8 +178,7 @@ class PairEncoder:
         self.threshold = float(self.metadata["threshold"])
         self.max_length = int(self.metadata["max_length"])
         self.batch_size = batch_size
-        self.cache = cache
-        self.cache_root = cache_root
+        self._store = EmbeddingCache(self.settings, cache_root) if cache else None
         self._model = None
         self._tok = None
 
@@ -212,35 +211,33 @@ class PairEncoder:
         keys = text_keys(
             [json.dumps([p, r], ensure_ascii=False) for p, r in zip(prompts, responses, strict=True)]
         )
-        store = EmbeddingCache(self.settings, self.cache_root) if self.cache else None
         out = np.zeros(len(prompts), dtype=np.float64)
-        missing = list(range(len(prompts)))
-        if store is not None:
-            cached, missing = store.get(list(keys))
+        missing = np.arange(len(prompts))
+        if self._store is not None:
+            cached, miss = self._store.get(list(keys))
             if cached is not None:
                 out[:] = cached[:, 0]
-        if missing:
-            uniq = {}  # first position of each missing key: a repeated pair is scored once
-            for i in missing:
-                uniq.setdefault(keys[i], i)
-            first = list(uniq.values())
+            missing = np.array(miss, dtype=np.int64)
+        if len(missing):
+            first = first_occurrence(keys[missing])  # a repeated pair is scored once
+            todo = missing[np.unique(first)]
             tok, model = self._load()
             p = predict(
                 tok,
                 model,
-                [prompts[i] for i in first],
-                [responses[i] for i in first],
+                [prompts[i] for i in todo],
+                [responses[i] for i in todo],
                 self.max_length,
                 self.batch_size,
                 show_progress,
             )
             # the cache stores float32: round through it so a cold and a warm run agree
             p = p.astype(np.float32)
-            if store is not None:
-                store.put(keys[first], p[:, None])
-            score = dict(zip(uniq, p.astype(np.float64), strict=True))
-            for i in missing:
-                out[i] = score[keys[i]]
+            if self._store is not None:
+                self._store.put(keys[todo], p[:, None])
+            scores = np.zeros(len(missing), dtype=np.float32)
+            scores[np.unique(first)] = p
+            out[missing] = scores[first]
         return out
 
     def decide(self, p: float) -> bool:
