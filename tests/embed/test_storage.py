@@ -141,8 +141,14 @@ def test_killed_embed_file_resumes_from_its_cache(tmp_path: Path) -> None:
     np.testing.assert_allclose(np.load(out, mmap_mode="r"), toy(texts), rtol=1e-6)
 
 
-def test_embed_command_writes_npy_and_record(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_embed_command_writes_npy_and_record(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from safetymix.cli.main import main
+
+    # a cache of its own: n_repeated counts repeats among the texts it embeds, so a text
+    # another test already cached would change it
+    monkeypatch.setenv("SAFETYMIX_CACHE", str(tmp_path / "cache"))
 
     path = write_prompts(tmp_path / "p.jsonl", ["Name a colour.", "Name a fruit.", "Name a colour."])
     out = tmp_path / "e.npy"
