@@ -110,11 +110,16 @@ class Flag:
             train &= np.array([prompt_key(r["prompt"]) not in seen for r in self.rows])
         return train
 
+    def features(self, train: np.ndarray) -> np.ndarray:
+        """The feature matrix a head fit on the ``train`` rows reads (here: the views as they are)."""
+        return self.x
+
     def held_out(self, test: np.ndarray, train: np.ndarray | None = None) -> tuple[np.ndarray, Any]:
         train = self.train_mask(test, train)
+        x = self.features(train)
         cfg = HEAD_SETTINGS[self.flag]
         head, _ = fit_head(
-            self.x[train],
+            x[train],
             self.y[train],
             list(self.source[train]),
             flag=self.flag,
@@ -124,7 +129,21 @@ class Flag:
             objective=cfg["objective"],
             unsure_max_miss=cfg.get("unsure_max_miss"),
         )
-        return head.proba(self.x[test]), head
+        return head.proba(x[test]), head
+
+
+def fold_flags(f: Flag, tests: list[np.ndarray], within: np.ndarray) -> tuple[np.ndarray, list[bool | None]]:
+    """Probabilities and flags of the ``within`` rows, each from the head fit without the one
+    ``tests`` mask that holds it (the masks split the ``within`` rows)."""
+    p = np.zeros(int(within.sum()))
+    flags: list[bool | None] = [None] * len(p)
+    for test in tests:
+        fold = np.flatnonzero(test[within])
+        q, head = f.held_out(test)
+        p[fold] = q
+        for j, v in zip(fold, q, strict=True):
+            flags[j] = head.decide(float(v))
+    return p, flags
 
 
 def harmful_response(rows: list[dict[str, Any]], enc: Encoder) -> dict[str, Any]:
@@ -292,21 +311,15 @@ def promise(rows: list[dict[str, Any]], datasets: Path, enc: Encoder) -> dict[st
     f = Flag("harmful_response", rows, enc)
     test = f.source == "pku_saferlhf"
     pku = np.flatnonzero(test)
-    p, head = f.held_out(test)
     pool = list(np.array(f.rows)[pku])
-    held_out = [head.decide(float(q)) for q in p]
+    p, held_out = fold_flags(f, [test], test)
     out = promise_picks(pool, held_out, p)
     print(f"promise on PKU-SafeRLHF (head without PKU): {out}", flush=True)
-    p_cf = np.zeros(len(pku))
-    flags: list[bool | None] = [None] * len(pku)
     questions = [prompt_key(r["prompt"]) for r in pool]
-    for _, fold in GroupKFold(5).split(pool, groups=questions):
-        mask = np.zeros(len(f.y), dtype=bool)
-        mask[pku[fold]] = True
-        q, head = f.held_out(mask)
-        p_cf[fold] = q
-        for j, v in zip(fold, q, strict=True):
-            flags[j] = head.decide(float(v))
+    folds = [
+        np.isin(np.arange(len(f.y)), pku[fold]) for _, fold in GroupKFold(5).split(pool, groups=questions)
+    ]
+    p_cf, flags = fold_flags(f, folds, test)
     out["cross_fitted"] = promise_picks(pool, flags, p_cf)
     print(f"promise on PKU-SafeRLHF (cross-fitted): {out['cross_fitted']}", flush=True)
     out["refusal_rules"] = {}

@@ -41,8 +41,8 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from flags_accuracy import DEFAULT_DATASETS, REPO, Flag, promise_picks, write_result  # noqa: E402
-from harmful_response_finetune import measure  # noqa: E402
+from flags_accuracy import DEFAULT_DATASETS, REPO, Flag, fold_flags, promise_picks, write_result  # noqa: E402
+from harmful_response_finetune import measure, settings_record  # noqa: E402
 from llm_states import ProbeFlag, layer_features, read_states  # noqa: E402
 
 sys.path.insert(0, str(REPO / "scripts"))
@@ -68,15 +68,7 @@ def side_by_side(
     (the PKU rows of the folds), measured."""
     out = {}
     for name, f in models.items():
-        pku = f.source == "pku_saferlhf"
-        p = np.zeros(len(pool))
-        decided: list[bool | None] = [None] * len(pool)
-        for test in tests:
-            fold = np.flatnonzero(test[pku])
-            q, head = f.held_out(test)
-            p[fold] = q
-            for j, v in zip(fold, q, strict=True):
-                decided[j] = head.decide(float(v))
+        p, decided = fold_flags(f, tests, f.source == "pku_saferlhf")
         out[name] = measure(y, p) | promise_picks(pool, decided, p)
         print(f"{name}: {json.dumps(out[name])}", flush=True)
     return out
@@ -108,13 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     models = {
         "shipped_head": f,
-        "llm_probe": ProbeFlag(f, layer_features(states["reply"], slice(None), LAYERS)),
+        "llm_probe": ProbeFlag(f, layer_features(states["reply"], np.arange(len(f.y)), LAYERS)),
     }
     pku = np.flatnonzero(f.source == "pku_saferlhf")
     pool = [f.rows[i] for i in pku]
     result: dict[str, Any] = {
         "protocol": __doc__,
-        "settings": vars(args) | {"datasets": str(args.datasets), "out": str(args.out), "layers": LAYERS},
+        "settings": settings_record(args) | {"layers": LAYERS},
         "rows": len(f.y),
         "reading_seconds": round(time.time() - start, 1),
     }

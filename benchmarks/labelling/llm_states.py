@@ -23,7 +23,6 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -34,7 +33,6 @@ from bench_models import smollm2_gguf  # noqa: E402
 sys.path.insert(0, str(REPO / "benchmarks/labelling"))
 from flags_accuracy import Flag  # noqa: E402
 
-from safetymix.label.head_training import HEAD_SETTINGS, fit_head  # noqa: E402
 from safetymix.models import load_pretrained, load_tokenizer, model_ref  # noqa: E402
 
 POST_TOKENS = 5  # <|im_end|> \n <|im_start|> assistant \n
@@ -120,31 +118,18 @@ def read_states(
 
 class ProbeFlag(Flag):
     """The rows of a :class:`Flag` with other features (``x``), standardised on each fit's
-    training rows and fit with the flag's shipped recipe (:data:`HEAD_SETTINGS`)."""
+    training rows; :meth:`Flag.held_out` fits them with the flag's shipped recipe."""
 
     def __init__(self, base: Flag, x: np.ndarray):
         self.__dict__.update(base.__dict__)
         self.x = x
 
-    def held_out(self, test: np.ndarray, train: np.ndarray | None = None) -> tuple[np.ndarray, Any]:
-        train = self.train_mask(test, train)
+    def features(self, train: np.ndarray) -> np.ndarray:
         mu, sd = self.x[train].mean(0), self.x[train].std(0) + 1e-6
-        xs = (self.x - mu) / sd
-        cfg = HEAD_SETTINGS[self.flag]
-        head, _ = fit_head(
-            xs[train],
-            self.y[train],
-            list(self.source[train]),
-            flag=self.flag,
-            views=("smollm2",),
-            model="SmolLM2-135M-Instruct",
-            kind=cfg["kind"],
-            objective=cfg["objective"],
-            unsure_max_miss=cfg.get("unsure_max_miss"),
-        )
-        return head.proba(xs[test]), head
+        return (self.x - mu) / sd
 
 
 def layer_features(states: np.ndarray, rows: np.ndarray, layers: tuple[int, ...]) -> np.ndarray:
     """``states[rows]`` at ``layers``, concatenated, as float32."""
-    return np.concatenate([states[rows][:, layer].astype(np.float32) for layer in layers], 1)
+    picked = states[:, list(layers)][rows]  # rows, layers, width
+    return picked.reshape(len(picked), -1).astype(np.float32)
